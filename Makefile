@@ -1,0 +1,40 @@
+# qforge top-level commands. Everything goes through CMake; this file only
+# sequences set-up, configure, build and the three user-facing jobs.
+#   make demo   set up, build, run the main job
+#   make test   set up, build, run the whole test suite (ctest)
+#   make bench  set up, build, run the benchmarks and print the comparison table
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+
+.PHONY: all setup configure build demo test bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup-deps.sh
+
+# Configure once per build directory; later builds re-run CMake themselves when
+# a CMakeLists changes. ccache (installed by setup) shortens generator rebuilds;
+# it is looked up when the recipe runs, i.e. after setup has installed it.
+configure: setup
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache) \
+	  $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/tools/qforge-demo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	cmake --build $(BUILD) -j $(JOBS) --target qforge-bench-all
+	bash bench/run_all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,103 @@
+// The numerics contract (docs/numerics.md) as Halide expressions: the one
+// definition of quantize, fake-quantize, the STE mask, the LSQ/LSQ+ gradient
+// terms and requantize. Every generator builds its math from these helpers and
+// nothing else; tests/reference/numerics_ref.h is the same contract in plain C++.
+//
+// All float inputs here are fp32 Exprs; integer quantization parameters
+// (zero point, qmin, qmax) are passed already converted to fp32 (exact: they
+// are small integers), so each helper is one line of the contract.
+// Libraries built from these helpers are compiled with the strict_float
+// target feature: no FMA contraction and no NaN/Inf assumptions.
+#pragma once
+
+#include "Halide.h"
+
+namespace qforge::numerics {
+
+using Halide::Expr;
+
+// inv = 1.0f / s, computed in fp32 once per scale (PyTorch does the same and
+// then multiplies: x * inv, never x / s).
+inline Expr inverse_scale(const Expr &scale) { return 1.0f / scale; }
+
+// qf = nearbyint(x * inv) + z: the rounded, unclamped quantized value.
+// Halide's round() is round-half-to-even, like std::nearbyint in the default
+// rounding mode.
+inline Expr quantize_unclamped(const Expr &x, const Expr &inv, const Expr &zf) {
+    return Halide::round(x * inv) + zf;
+}
+
+// q = clamp(qf, qmin, qmax).
+inline Expr clamp_to_range(const Expr &qf, const Expr &qminf, const Expr &qmaxf) {
+    return Halide::clamp(qf, qminf, qmaxf);
+}
+
+// STE mask: 1 where the rounded, unclamped value lies in [qmin, qmax].
+// Comparisons with NaN are false, so NaN gives 0.
+inline Expr in_range(const Expr &qf, const Expr &qminf, const Expr &qmaxf) {
+    return qf >= qminf && qf <= qmaxf;
+}
+
+// (q - z) * s: q - z is exact in fp32, the product is rounded once.
+inline Expr dequantize(const Expr &q, const Expr &zf, const Expr &scale) {
+    return (q - zf) * scale;
+}
+
+// NaN in, NaN out (docs/numerics.md, "NaN and Inf").
+inline Expr propagate_nan(const Expr &x, const Expr &value) {
+    return Halide::select(Halide::is_nan(x), x, value);
+}
+
+// y = fake_quant(x): quantize then dequantize.
+inline Expr fake_quantize(const Expr &x, const Expr &scale, const Expr &inv, const Expr &zf,
+                          const Expr &qminf, const Expr &qmaxf) {
+    Expr q = clamp_to_range(quantize_unclamped(x, inv, zf), qminf, qmaxf);
+    return propagate_nan(x, dequantize(q, zf, scale));
+}
+
+// dx = dy * float(mask): a product, not a select, so -dy * 0 gives -0.0 as in PyTorch.
+inline Expr straight_through(const Expr &dy, const Expr &mask) {
+    return dy * Halide::cast<float>(mask);
+}
+
+// Per-element terms of the learnable (LSQ / LSQ+) backward.
+//   xq   = nearbyint(z + x * inv)   (z added BEFORE rounding, as PyTorch's
+//                                    learnable backward does; see numerics.md)
+//   dx   = dy * in
+//   ds_term = dy * t,  t = ((clamp(xq) - z) * s - x) * inv inside the range,
+//                          qmin - z below, qmax - z above
+//   dz_term = dy over clipped elements, 0 inside (dz = -g * s * sum(dz_term))
+struct LearnableBackwardTerms {
+    Expr dx;
+    Expr ds_term;
+    Expr dz_term;
+};
+
+inline LearnableBackwardTerms learnable_backward(const Expr &x, const Expr &dy, const Expr &scale,
+                                                 const Expr &inv, const Expr &zf,
+                                                 const Expr &qminf, const Expr &qmaxf) {
+    Expr xq = Halide::round(zf + x * inv);
+    Expr inside = in_range(xq, qminf, qmaxf);
+    Expr xfq = dequantize(clamp_to_range(xq, qminf, qmaxf), zf, scale);
+    Expr t = Halide::select(inside, (xfq - x) * inv,
+                            xq < qminf, qminf - zf,
+                            qmaxf - zf);
+    LearnableBackwardTerms terms;
+    terms.dx = straight_through(dy, inside);
+    terms.ds_term = propagate_nan(x, dy * t);
+    terms.dz_term = propagate_nan(x, Halide::select(inside, 0.0f, dy));
+    return terms;
+}
+
+// Requantize an int32 accumulator: clamp(nearbyint(float(acc) * M) + z_out, lo, hi).
+// Returned as int32; the caller casts to the storage type (the clamp makes that exact).
+inline Expr requantize(const Expr &acc, const Expr &multiplier, const Expr &z_out,
+                       const Expr &lo, const Expr &hi) {
+    Expr scaled = Halide::round(Halide::cast<float>(acc) * multiplier);
+    // Clamp in float before the int conversion so huge products cannot overflow int32.
+    Expr clamped = Halide::clamp(scaled + Halide::cast<float>(z_out), Halide::cast<float>(lo),
+                                 Halide::cast<float>(hi));
+    return Halide::cast<int32_t>(clamped);
+}
+
+}  // namespace qforge::numerics

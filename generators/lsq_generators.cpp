@@ -1,0 +1,99 @@
+// LSQ / LSQ+ backward (learned step size, learned offset): dx, dscale and
+// dzero_point in one fused pass over x and dy. The LSQ forward is the
+// fake-quant forward (fake_quant_generators.cpp) with the zero point rounded
+// as docs/numerics.md says; the runtime does that rounding.
+#include "Halide.h"
+#include "common/numerics.h"
+#include "schedules/x86/quant_x86.h"
+
+namespace {
+
+using namespace Halide;
+namespace nx = qforge::numerics;
+namespace sx86 = qforge::schedules::x86;
+
+class LsqBackwardPerTensor : public Generator<LsqBackwardPerTensor> {
+public:
+    sx86::StreamingParams stream;
+
+    Input<Buffer<float>> x{"x", 1};
+    Input<Buffer<float>> dy{"dy", 1};
+    Input<float> scale{"scale"};
+    Input<int32_t> zero_point{"zero_point"};  // already rounded the backward's way
+    Input<int32_t> qmin{"qmin"};
+    Input<int32_t> qmax{"qmax"};
+    Input<float> grad_scale{"grad_scale"};    // g
+    Output<Buffer<float>> dx{"dx", 1};
+    Output<Buffer<float>> dscale{"dscale", 0};
+    Output<Buffer<float>> dzero_point{"dzero_point", 0};
+
+    void generate() {
+        Expr zf = cast<float>(zero_point), lo = cast<float>(qmin), hi = cast<float>(qmax);
+        Expr inv = nx::inverse_scale(scale);
+        auto terms_at = [&](Expr e) { return nx::learnable_backward(x(e), dy(e), scale, inv, zf, lo, hi); };
+        dx(i) = terms_at(i).dx;
+
+        r = RDom(0, x.dim(0).extent(), "r");
+        auto terms = terms_at(r.x);
+        total() = Tuple(0.0f, 0.0f);
+        total() = Tuple(total()[0] + terms.ds_term, total()[1] + terms.dz_term);
+        dscale() = grad_scale * total()[0];
+        dzero_point() = -(grad_scale * scale) * total()[1];
+    }
+
+    void schedule() {
+        sx86::schedule_lsq_backward_per_tensor(dx, i, total, r, {dscale, dzero_point}, get_target(),
+                                               stream);
+    }
+
+private:
+    Var i{"i"};
+    RDom r;
+    Func total{"total"};
+};
+
+class LsqBackwardPerChannel : public Generator<LsqBackwardPerChannel> {
+public:
+    Input<Buffer<float>> x{"x", 3};           // (inner, channel, outer), as fake_quant_per_channel
+    Input<Buffer<float>> dy{"dy", 3};
+    Input<Buffer<float>> scale{"scale", 1};
+    Input<Buffer<int32_t>> zero_point{"zero_point", 1};
+    Input<int32_t> qmin{"qmin"};
+    Input<int32_t> qmax{"qmax"};
+    Input<float> grad_scale{"grad_scale"};    // g (the same n for every channel)
+    Output<Buffer<float>> dx{"dx", 3};
+    Output<Buffer<float>> dscale{"dscale", 1};
+    Output<Buffer<float>> dzero_point{"dzero_point", 1};
+
+    void generate() {
+        Expr lo = cast<float>(qmin), hi = cast<float>(qmax);
+        auto terms_at = [&](Expr ei, Expr ec, Expr eo) {
+            return nx::learnable_backward(x(ei, ec, eo), dy(ei, ec, eo), scale(ec),
+                                          nx::inverse_scale(scale(ec)), cast<float>(zero_point(ec)),
+                                          lo, hi);
+        };
+        dx(i, c, o) = terms_at(i, c, o).dx;
+
+        r = RDom(0, x.dim(0).extent(), 0, x.dim(2).extent(), "r");
+        auto terms = terms_at(r.x, c, r.y);
+        total(c) = Tuple(0.0f, 0.0f);
+        total(c) = Tuple(total(c)[0] + terms.ds_term, total(c)[1] + terms.dz_term);
+        dscale(c) = grad_scale * total(c)[0];
+        dzero_point(c) = -(grad_scale * scale(c)) * total(c)[1];
+    }
+
+    void schedule() {
+        sx86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {dscale, dzero_point},
+                                                get_target());
+    }
+
+private:
+    Var i{"i"}, c{"c"}, o{"o"};
+    RDom r;
+    Func total{"total"};
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(LsqBackwardPerTensor, lsq_backward_per_tensor)
+HALIDE_REGISTER_GENERATOR(LsqBackwardPerChannel, lsq_backward_per_channel)

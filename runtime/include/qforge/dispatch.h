@@ -1,0 +1,28 @@
+// Which x86 variant of the AOT kernels runs, and thread control. Every kernel
+// library holds an AVX-512 VNNI, an AVX2+FMA, an SSE4.1 and a plain x86-64
+// build; Halide's dispatcher picks the best the CPU supports on the first call
+// and keeps that choice for the life of the process.
+#pragma once
+
+#include <string_view>
+
+namespace qforge {
+
+enum class CpuVariant : int { baseline = 0, sse41 = 1, avx2 = 2, avx512_vnni = 3 };
+
+const char *cpu_variant_name(CpuVariant v);  // "avx512_vnni", "avx2", "sse41", "baseline"
+CpuVariant parse_cpu_variant(std::string_view name);  // throws InvalidArgument
+
+// The variant the dispatcher chose (asks the dispatcher itself, through a
+// probe kernel compiled for the same targets).
+CpuVariant cpu_variant();
+
+// Caps the variant dispatch may choose (like oneDNN's DNNL_MAX_CPU_ISA).
+// Must be called before the first kernel runs: throws Error afterwards. The
+// environment variable QFORGE_MAX_CPU_VARIANT=<name> does the same.
+void limit_cpu_variant(CpuVariant max_variant);
+
+// Threads the kernels may use (Halide's thread pool). n >= 1.
+void set_num_threads(int n);
+
+}  // namespace qforge

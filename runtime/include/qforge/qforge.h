@@ -1,0 +1,9 @@
+// Everything an app needs from the qforge runtime.
+#pragma once
+
+#include "qforge/dispatch.h"
+#include "qforge/error.h"
+#include "qforge/observers.h"
+#include "qforge/ops.h"
+#include "qforge/quant_params.h"
+#include "qforge/tensor.h"

@@ -1,0 +1,115 @@
+// x86 schedules for the float32 quantization operators (fake-quant, STE
+// backward, LSQ backward). No math here: each function receives the Funcs an
+// algorithm in generators/ defined and only decides loop structure.
+//
+// All of these kernels are memory-bound streams, so the goals are: full-width
+// vectors, coarse parallel tasks (Halide's per-task overhead shows below about
+// 16K elements, HALIDE14_NOTES §6), and one pass over memory for fused
+// outputs (compute_with / tuples instead of separate loops).
+#pragma once
+
+#include "Halide.h"
+
+namespace qforge::schedules::x86 {
+
+using namespace Halide;
+
+// Tunable parameters, declared as GeneratorParams so qforge-tune can search
+// them per target and shape class. A generator holds one of these as a member.
+struct StreamingParams {
+    GeneratorParam<int> task_elements{"task_elements", 1 << 14};  // elements per parallel task
+    GeneratorParam<int> vector_unroll{"vector_unroll", 1};        // vectors per inner iteration
+};
+
+// fp32 lanes of the widest vector the target has. Computed from the feature
+// bits, not Target::natural_vector_size (wrong for sapphirerapids-only
+// targets, HALIDE14_NOTES G2).
+inline int float_lanes(const Target &t) {
+    if (t.has_feature(Target::AVX512) || t.has_feature(Target::AVX512_Skylake) ||
+        t.has_feature(Target::AVX512_SapphireRapids)) {
+        return 16;
+    }
+    if (t.has_feature(Target::AVX2) || t.has_feature(Target::AVX)) return 8;
+    return 4;
+}
+
+// One flat stream: parallel tasks of task_elements, vectors inside. Works for
+// Tuple-valued Funcs (y and mask written in the same loop).
+inline void schedule_stream_1d(Func f, const Var &i, const Target &t, const StreamingParams &p) {
+    const int lanes = float_lanes(t) * std::max(1, (int)p.vector_unroll);
+    Var task("task"), ii("ii");
+    f.split(i, task, ii, p.task_elements, TailStrategy::GuardWithIf)
+        .parallel(task)
+        .vectorize(ii, lanes, TailStrategy::GuardWithIf);
+}
+
+// Per-channel elementwise over x(i, c, o) (i: elements inside one channel
+// slice, c: channel, o: slices outside). Two layouts matter:
+//   channel axis not last (weights [C, K...]): i is long, vectorize over i;
+//   channel axis last (NHWC activations): i has extent 1, vectorize over c.
+inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Var &o,
+                                    const Expr &inner_extent, const Target &t,
+                                    const StreamingParams &p) {
+    const int lanes = float_lanes(t);
+    const int task = p.task_elements;
+    Var oo("oo"), oi("oi"), ib("ib"), ii("ii"), t1("t1"), tt("tt");
+    // Channel axis last: rows of C channels, tasks of whole rows.
+    f.specialize(inner_extent == 1)
+        .reorder(c, i, o)
+        .vectorize(c, lanes, TailStrategy::GuardWithIf)
+        .split(o, oo, oi, std::max(1, task / 64), TailStrategy::GuardWithIf)
+        .parallel(oo);
+    // General case: tasks are blocks of one channel slice.
+    f.split(i, ib, ii, task, TailStrategy::GuardWithIf)
+        .fuse(ib, c, t1)
+        .fuse(t1, o, tt)
+        .parallel(tt)
+        .vectorize(ii, lanes, TailStrategy::GuardWithIf);
+}
+
+// Fused LSQ backward, per tensor. `total` is the reduction over the RDom `r`
+// (a Tuple of sums); dx is the elementwise output. The reduction is split into
+// tasks (u) and vector lanes, rfactored so tasks run in parallel, and dx is
+// computed in the same task loop (compute_with), so x and dy are read from
+// memory once.
+inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
+                                             const std::vector<Func> &scalar_outputs,
+                                             const Target &t, const StreamingParams &p) {
+    const int lanes = float_lanes(t);
+    RVar ro("ro"), ri("ri"), rio("rio"), rii("rii");
+    Var u("u"), lane("lane"), ii("ii");
+    total.compute_root();
+    total.update()
+        .split(r.x, ro, ri, p.task_elements, TailStrategy::GuardWithIf)
+        .split(ri, rio, rii, lanes, TailStrategy::GuardWithIf);
+    Func partial = total.update().rfactor({{ro, u}, {rii, lane}});
+    partial.compute_root().vectorize(lane);
+    partial.update().reorder(lane, rio, u).vectorize(lane).parallel(u);
+    dx.split(i, u, ii, p.task_elements, TailStrategy::GuardWithIf)
+        .parallel(u)
+        .vectorize(ii, lanes, TailStrategy::GuardWithIf);
+    dx.compute_with(partial.update(), u);
+    for (Func f : scalar_outputs) f.compute_root();
+}
+
+// Fused LSQ backward, per channel, over x(i, c, o): one parallel task per
+// channel; inside it the channel's reduction (vector lanes over i) and its dx
+// run in the same loop over c.
+inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &c, const Var &o,
+                                              Func total, const RDom &r,
+                                              const std::vector<Func> &channel_outputs,
+                                              const Target &t) {
+    const int lanes = float_lanes(t);
+    RVar rxo("rxo"), rxi("rxi");
+    Var lane("lane");
+    total.compute_root();
+    total.update().split(r.x, rxo, rxi, lanes, TailStrategy::GuardWithIf);
+    Func partial = total.update().rfactor(rxi, lane);
+    partial.compute_root().vectorize(lane);
+    partial.update().reorder(lane, rxo, r.y, c).vectorize(lane).parallel(c);
+    dx.reorder(i, o, c).parallel(c).vectorize(i, lanes, TailStrategy::GuardWithIf);
+    dx.compute_with(partial.update(), c);
+    for (Func f : channel_outputs) f.compute_root();
+}
+
+}  // namespace qforge::schedules::x86
