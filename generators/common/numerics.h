@@ -32,10 +32,11 @@ inline Expr clamp_to_range(const Expr &qf, const Expr &qminf, const Expr &qmaxf)
     return Halide::clamp(qf, qminf, qmaxf);
 }
 
-// STE mask: 1 where the rounded, unclamped value lies in [qmin, qmax].
-// Comparisons with NaN are false, so NaN gives 0.
+// STE mask: 1 where the rounded, unclamped value lies in [qmin, qmax]; NaN
+// gives 0. The explicit NaN test is needed: Halide canonicalises a >= b into
+// !(a < b), which is true for NaN.
 inline Expr in_range(const Expr &qf, const Expr &qminf, const Expr &qmaxf) {
-    return qf >= qminf && qf <= qmaxf;
+    return qf >= qminf && qf <= qmaxf && !Halide::is_nan(qf);
 }
 
 // (q - z) * s: q - z is exact in fp32, the product is rounded once.
