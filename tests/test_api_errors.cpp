@@ -8,6 +8,8 @@
 #include <string>
 
 #include "qforge/qforge.h"
+#include "qf_fake_quant_pt.h"          // the raw AOT kernel, to provoke a Halide error
+#include "../runtime/src/kernel_call.h"  // detail::check_kernel
 
 namespace {
 
@@ -138,7 +140,26 @@ TEST(RuntimeControls, VariantAndThreads) {
     EXPECT_THROW(limit_cpu_variant(CpuVariant::sse41), Error);  // ...so a later cap is refused
 }
 
-TEST(RuntimeControls, KernelFailureBecomesKernelErrorNotAbort) {
+TEST(RuntimeControls, HalideErrorIsReturnedNotAborted) {
+    // Halide's default handler abort()s (HALIDE14_NOTES G9). Call a raw kernel
+    // with an input smaller than its output: the bounds check fails, our
+    // handler records the message, the call returns non-zero, and
+    // check_kernel turns it into a KernelError carrying Halide's message.
+    (void)cpu_variant();  // installs the handler
+    std::vector<float> x(50, 0.0f), y(100, kSentinel);
+    Halide::Runtime::Buffer<float> xb(x.data(), 50), yb(y.data(), 100);
+    const int rc = qf_fake_quant_pt(xb, 0.1f, 0, -128, 127, yb);
+    EXPECT_NE(rc, 0);
+    try {
+        detail::check_kernel(rc, "test", "qf_fake_quant_pt");
+        ADD_FAILURE() << "no KernelError";
+    } catch (const KernelError &e) {
+        EXPECT_NE(std::string(e.what()).find("Input buffer x"), std::string::npos) << e.what();
+    }
+    for (float v : y) ASSERT_EQ(v, kSentinel);  // the check runs before any element is written
+}
+
+TEST(RuntimeControls, TooManyElementsForOneCall) {
     // 2^31 elements do not fit a Halide buffer: rejected before any kernel runs.
     TensorView huge(reinterpret_cast<float *>(64), DType::f32, {int64_t(1) << 31});
     EXPECT_THROW(fake_quant(huge, QuantParams{}, huge), ShapeError);
