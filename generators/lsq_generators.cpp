@@ -29,19 +29,23 @@ public:
 
     void generate() {
         Expr zf = cast<float>(zero_point), lo = cast<float>(qmin), hi = cast<float>(qmax);
-        Expr inv = nx::inverse_scale(scale);
-        auto terms_at = [&](Expr e) { return nx::learnable_backward(x(e), dy(e), scale, inv, zf, lo, hi); };
+        // 1/s as a Func: one value every use loads, so the duplicate uses in
+        // the two sums stay identical and are computed once.
+        inv_scale() = nx::inverse_scale(scale);
+        auto terms_at = [&](Expr e) { return nx::learnable_backward(x(e), dy(e), scale, inv_scale(), zf, lo, hi); };
         dx(i) = terms_at(i).dx;
 
+        auto t = terms_at(i);
+        terms(i) = Tuple(t.ds_term, t.dz_term);
         r = RDom(0, x.dim(0).extent(), "r");
-        auto terms = terms_at(r.x);
         total() = Tuple(0.0f, 0.0f);
-        total() = Tuple(total()[0] + terms.ds_term, total()[1] + terms.dz_term);
+        total() = Tuple(total()[0] + terms(r.x)[0], total()[1] + terms(r.x)[1]);
         dscale() = grad_scale * total()[0];
         dzero_point() = -(grad_scale * scale) * total()[1];
     }
 
     void schedule() {
+        inv_scale.compute_root();
         sx86::schedule_lsq_backward_per_tensor(dx, i, total, r, {dscale, dzero_point}, get_target(),
                                                stream);
     }
@@ -49,7 +53,7 @@ public:
 private:
     Var i{"i"};
     RDom r;
-    Func total{"total"};
+    Func inv_scale{"inv_scale"}, terms{"terms"}, total{"total"};
 };
 
 class LsqBackwardPerChannel : public Generator<LsqBackwardPerChannel> {
@@ -67,22 +71,24 @@ public:
 
     void generate() {
         Expr lo = cast<float>(qmin), hi = cast<float>(qmax);
+        inv_scale(c) = nx::inverse_scale(scale(c));
         auto terms_at = [&](Expr ei, Expr ec, Expr eo) {
-            return nx::learnable_backward(x(ei, ec, eo), dy(ei, ec, eo), scale(ec),
-                                          nx::inverse_scale(scale(ec)), cast<float>(zero_point(ec)),
-                                          lo, hi);
+            return nx::learnable_backward(x(ei, ec, eo), dy(ei, ec, eo), scale(ec), inv_scale(ec),
+                                          cast<float>(zero_point(ec)), lo, hi);
         };
         dx(i, c, o) = terms_at(i, c, o).dx;
 
+        auto t = terms_at(i, c, o);
+        terms(i, c, o) = Tuple(t.ds_term, t.dz_term);
         r = RDom(0, x.dim(0).extent(), 0, x.dim(2).extent(), "r");
-        auto terms = terms_at(r.x, c, r.y);
         total(c) = Tuple(0.0f, 0.0f);
-        total(c) = Tuple(total(c)[0] + terms.ds_term, total(c)[1] + terms.dz_term);
+        total(c) = Tuple(total(c)[0] + terms(r.x, c, r.y)[0], total(c)[1] + terms(r.x, c, r.y)[1]);
         dscale(c) = grad_scale * total(c)[0];
         dzero_point(c) = -(grad_scale * scale(c)) * total(c)[1];
     }
 
     void schedule() {
+        inv_scale.compute_root();
         sx86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {dscale, dzero_point},
                                                 get_target());
     }
@@ -90,7 +96,7 @@ public:
 private:
     Var i{"i"}, c{"c"}, o{"o"};
     RDom r;
-    Func total{"total"};
+    Func inv_scale{"inv_scale"}, terms{"terms"}, total{"total"};
 };
 
 }  // namespace

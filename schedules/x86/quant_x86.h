@@ -69,9 +69,11 @@ inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Va
 
 // Fused LSQ backward, per tensor. `total` is the reduction over the RDom `r`
 // (a Tuple of sums); dx is the elementwise output. The reduction is split into
-// tasks (u) and vector lanes, rfactored so tasks run in parallel, and dx is
-// computed in the same task loop (compute_with), so x and dy are read from
-// memory once.
+// tasks (u) and vector lanes and rfactored twice: per task (parallel), then per
+// lane inside the task, into a small buffer that lives on the task's stack (no
+// shared accumulator array, so no false sharing between threads). dx is
+// computed in the same task loop (compute_with), while the task's x and dy
+// are still in L2, so memory is read once.
 inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
                                              const std::vector<Func> &scalar_outputs,
                                              const Target &t, const StreamingParams &p) {
@@ -82,19 +84,21 @@ inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, 
     total.update()
         .split(r.x, ro, ri, p.task_elements, TailStrategy::GuardWithIf)
         .split(ri, rio, rii, lanes, TailStrategy::GuardWithIf);
-    Func partial = total.update().rfactor({{ro, u}, {rii, lane}});
-    partial.compute_root().vectorize(lane);
-    partial.update().reorder(lane, rio, u).vectorize(lane).parallel(u);
+    Func per_task = total.update().rfactor(ro, u);           // per_task(u)
+    per_task.compute_root().update().parallel(u);
+    Func per_lane = per_task.update().rfactor(rii, lane);    // per_lane(lane, u)
+    per_lane.compute_at(per_task, u).vectorize(lane);
+    per_lane.update().reorder(lane, rio).vectorize(lane);
     dx.split(i, u, ii, p.task_elements, TailStrategy::GuardWithIf)
         .parallel(u)
         .vectorize(ii, lanes, TailStrategy::GuardWithIf);
-    dx.compute_with(partial.update(), u);
+    dx.compute_with(per_task.update(), u);
     for (Func f : scalar_outputs) f.compute_root();
 }
 
 // Fused LSQ backward, per channel, over x(i, c, o): one parallel task per
-// channel; inside it the channel's reduction (vector lanes over i) and its dx
-// run in the same loop over c.
+// channel. Inside it, the channel's sums go to a per-lane buffer on the task's
+// stack, and the channel's dx is computed in the same loop over c.
 inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &c, const Var &o,
                                               Func total, const RDom &r,
                                               const std::vector<Func> &channel_outputs,
@@ -104,11 +108,12 @@ inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &
     Var lane("lane");
     total.compute_root();
     total.update().split(r.x, rxo, rxi, lanes, TailStrategy::GuardWithIf);
-    Func partial = total.update().rfactor(rxi, lane);
-    partial.compute_root().vectorize(lane);
-    partial.update().reorder(lane, rxo, r.y, c).vectorize(lane).parallel(c);
+    Func per_lane = total.update().rfactor(rxi, lane);       // per_lane(lane, c)
+    total.update().parallel(c);
+    per_lane.compute_at(total, c).vectorize(lane);
+    per_lane.update().reorder(lane, rxo, r.y).vectorize(lane);
     dx.reorder(i, o, c).parallel(c).vectorize(i, lanes, TailStrategy::GuardWithIf);
-    dx.compute_with(partial.update(), c);
+    dx.compute_with(total.update(), c);
     for (Func f : channel_outputs) f.compute_root();
 }
 

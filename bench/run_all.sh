@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs every benchmark of a build and prints the comparison table.
+#
+#   bash bench/run_all.sh BUILD_DIR
+#
+# The benchmarks are the executables listed in BUILD_DIR/bench/benches.txt
+# (written by bench/CMakeLists.txt), or, without that file, every executable
+# BUILD_DIR/bench/bench_*. Each writes BUILD_DIR/bench/<name>.json (Google
+# Benchmark JSON) and its console output to BUILD_DIR/bench/<name>.log; then
+# qforge-bench-summary prints the table and the goal lines and writes
+# BUILD_DIR/bench/summary.json.
+#
+# Environment: QFORGE_BENCH_ARGS  extra arguments for every benchmark
+#              (e.g. --benchmark_filter=lsq); QFORGE_BENCH_MIN_TIME and
+#              QFORGE_BENCH_REPETITIONS are read by the benchmarks themselves.
+# Exit status: non-zero if a benchmark or the summary failed.
+set -uo pipefail
+
+if [[ $# -ne 1 ]]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 1
+fi
+build=$1
+dir=$build/bench
+summary_tool=$dir/qforge-bench-summary
+if [[ ! -x $summary_tool ]]; then
+    echo "run_all.sh: $summary_tool not found; build the qforge-bench-all target first" >&2
+    exit 1
+fi
+
+benches=()
+if [[ -f $dir/benches.txt ]]; then
+    while IFS= read -r exe; do
+        [[ -n $exe ]] && benches+=("$exe")
+    done <"$dir/benches.txt"
+else
+    for exe in "$dir"/bench_*; do
+        [[ -f $exe && -x $exe ]] && benches+=("$exe")
+    done
+fi
+if [[ ${#benches[@]} -eq 0 ]]; then
+    echo "run_all.sh: no benchmarks in $dir" >&2
+    exit 1
+fi
+
+read -r -a extra_args <<<"${QFORGE_BENCH_ARGS:-}"
+status=0
+jsons=()
+start_all=$SECONDS
+for exe in "${benches[@]}"; do
+    name=$(basename "$exe")
+    json=$dir/$name.json
+    log=$dir/$name.log
+    if [[ ! -x $exe ]]; then
+        echo "run_all.sh: $exe is missing; build the qforge-bench-all target" >&2
+        status=1
+        continue
+    fi
+    rm -f "$json"
+    echo "== $name (output: $log)"
+    start=$SECONDS
+    # Progress: one counter line, updated as each benchmark finishes (its
+    # median, or its single result without repetitions, reaches the console).
+    "$exe" --benchmark_out="$json" --benchmark_out_format=json "${extra_args[@]}" 2>&1 | tee "$log" |
+        {
+            done_count=0
+            while IFS= read -r line; do
+                case $line in
+                    *_mean\ * | *_stddev\ * | *_cv\ * | -* | Benchmark* | "") ;;
+                    *\ ms\ * | *\ us\ * | *\ ns\ * | *\ s\ * | *ERROR\ OCCURRED*)
+                        done_count=$((done_count + 1))
+                        if [[ -t 1 ]]; then
+                            printf '\r   %3d done  %-70.70s' "$done_count" "${line%% *}"
+                        elif ((done_count % 10 == 0)); then
+                            printf '   %d done\n' "$done_count"
+                        fi
+                        ;;
+                esac
+            done
+            [[ -t 1 ]] && printf '\r%-80s\r' ''
+            printf '   %d benchmarks\n' "$done_count"
+        }
+    rc=${PIPESTATUS[0]}
+    if [[ $rc -ne 0 ]]; then
+        echo "run_all.sh: $name failed (exit $rc); last lines of $log:" >&2
+        tail -n 20 "$log" >&2
+        status=1
+    fi
+    echo "   $((SECONDS - start)) s"
+    [[ -s $json ]] && jsons+=("$json")
+done
+
+if [[ ${#jsons[@]} -eq 0 ]]; then
+    echo "run_all.sh: no benchmark produced results" >&2
+    exit 1
+fi
+
+echo
+# Goals: OP,SHAPE,THREADS,MIN (the fraction of the baseline the row must reach).
+"$summary_tool" --out "$dir/summary.json" \
+    --goal "fake_quant_fwd,per_tensor[16777216],2,0.85" \
+    --goal "lsq_bwd,per_tensor[16777216],2,0.7" \
+    "${jsons[@]}" || status=1
+echo "total $((SECONDS - start_all)) s"
+exit $status
