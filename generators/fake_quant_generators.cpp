@@ -87,8 +87,7 @@ public:
     }
 
     void schedule() {
-        inv_scale.compute_root();
-        sx86::schedule_per_channel_3d(out, i, c, o, x.dim(0).extent(), get_target(), stream);
+        sx86::schedule_per_channel_3d(out, i, c, o, x.dim(0).extent(), {inv_scale}, get_target(), stream);
     }
 
 private:

@@ -45,9 +45,8 @@ public:
     }
 
     void schedule() {
-        inv_scale.compute_root();
-        sx86::schedule_lsq_backward_per_tensor(dx, i, total, r, {dscale, dzero_point}, get_target(),
-                                               stream);
+        sx86::schedule_lsq_backward_per_tensor(dx, i, total, r, {inv_scale, dscale, dzero_point},
+                                               get_target(), stream);
     }
 
 private:
@@ -88,8 +87,7 @@ public:
     }
 
     void schedule() {
-        inv_scale.compute_root();
-        sx86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {dscale, dzero_point},
+        sx86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {inv_scale, dscale, dzero_point},
                                                 get_target());
     }
 

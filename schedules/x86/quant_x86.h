@@ -44,12 +44,14 @@ inline void schedule_stream_1d(Func f, const Var &i, const Target &t, const Stre
 }
 
 // Per-channel elementwise over x(i, c, o) (i: elements inside one channel
-// slice, c: channel, o: slices outside). Two layouts matter:
+// slice, c: channel, o: slices outside); `per_channel` are the small Funcs
+// over c (e.g. 1/scale), computed once up front. Two layouts matter:
 //   channel axis not last (weights [C, K...]): i is long, vectorize over i;
 //   channel axis last (NHWC activations): i has extent 1, vectorize over c.
 inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Var &o,
-                                    const Expr &inner_extent, const Target &t,
-                                    const StreamingParams &p) {
+                                    const Expr &inner_extent, const std::vector<Func> &per_channel,
+                                    const Target &t, const StreamingParams &p) {
+    for (Func f : per_channel) f.compute_root();
     const int lanes = float_lanes(t);
     const int task = p.task_elements;
     Var oo("oo"), oi("oi"), ib("ib"), ii("ii"), t1("t1"), tt("tt");
@@ -74,8 +76,10 @@ inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Va
 // shared accumulator array, so no false sharing between threads). dx is
 // computed in the same task loop (compute_with), while the task's x and dy
 // are still in L2, so memory is read once.
+// `scalars` are the 0-D Funcs around the reduction (1/s, the gradient
+// outputs): computed once, at the root.
 inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
-                                             const std::vector<Func> &scalar_outputs,
+                                             const std::vector<Func> &scalars,
                                              const Target &t, const StreamingParams &p) {
     const int lanes = float_lanes(t);
     RVar ro("ro"), ri("ri"), rio("rio"), rii("rii");
@@ -93,7 +97,7 @@ inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, 
         .parallel(u)
         .vectorize(ii, lanes, TailStrategy::GuardWithIf);
     dx.compute_with(per_task.update(), u);
-    for (Func f : scalar_outputs) f.compute_root();
+    for (Func f : scalars) f.compute_root();
 }
 
 // Fused LSQ backward, per channel, over x(i, c, o): one parallel task per
@@ -101,7 +105,7 @@ inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, 
 // stack, and the channel's dx is computed in the same loop over c.
 inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &c, const Var &o,
                                               Func total, const RDom &r,
-                                              const std::vector<Func> &channel_outputs,
+                                              const std::vector<Func> &per_channel,
                                               const Target &t) {
     const int lanes = float_lanes(t);
     RVar rxo("rxo"), rxi("rxi");
@@ -114,7 +118,7 @@ inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &
     per_lane.update().reorder(lane, rxo, r.y).vectorize(lane);
     dx.reorder(i, o, c).parallel(c).vectorize(i, lanes, TailStrategy::GuardWithIf);
     dx.compute_with(total.update(), c);
-    for (Func f : channel_outputs) f.compute_root();
+    for (Func f : per_channel) f.compute_root();
 }
 
 }  // namespace qforge::schedules::x86
