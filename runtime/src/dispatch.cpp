@@ -77,6 +77,11 @@ void limit_cpu_variant(CpuVariant max_variant) {
 
 void set_num_threads(int n) {
     if (n < 1) throw InvalidArgument("set_num_threads: n must be >= 1, got " + std::to_string(n));
+    // Halide 14 does not shrink a pool whose workers already started:
+    // halide_set_num_threads(1) after a 2-thread run still runs on 2 threads
+    // (measured, docs/halide14-notes.md). Shutting the pool down makes the
+    // next kernel start exactly n threads.
+    halide_shutdown_thread_pool();
     halide_set_num_threads(n);
 }
 

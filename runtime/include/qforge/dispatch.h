@@ -22,7 +22,8 @@ CpuVariant cpu_variant();
 // environment variable QFORGE_MAX_CPU_VARIANT=<name> does the same.
 void limit_cpu_variant(CpuVariant max_variant);
 
-// Threads the kernels may use (Halide's thread pool). n >= 1.
+// Threads the kernels use (Halide's thread pool), n >= 1. Restarts the pool,
+// so call it between kernel calls, not while another thread runs a kernel.
 void set_num_threads(int n);
 
 }  // namespace qforge
