@@ -73,6 +73,25 @@ inline std::vector<float> normal_values(size_t n, uint32_t seed, float sigma = 1
     return v;
 }
 
+// A tensor shape with a channel axis, and the sizes the per-channel kernels
+// see: element i belongs to channel (i / inner()) % channels().
+struct ChannelLayout {
+    std::vector<int64_t> shape;
+    int axis;
+
+    size_t numel() const {
+        size_t n = 1;
+        for (int64_t d : shape) n *= static_cast<size_t>(d);
+        return n;
+    }
+    size_t channels() const { return static_cast<size_t>(shape[axis]); }
+    size_t inner() const {
+        size_t n = 1;
+        for (size_t d = axis + 1; d < shape.size(); d++) n *= static_cast<size_t>(shape[d]);
+        return n;
+    }
+};
+
 inline const std::vector<size_t> &kernel_sizes() {
     static const std::vector<size_t> sizes = {1, 7, 64, 1000, size_t(1) << 20};
     return sizes;

@@ -90,10 +90,7 @@ TEST(FakeQuantKernels, InPlaceForwardMatchesOutOfPlace) {
     for (size_t i = 0; i < x.size(); i++) ASSERT_TRUE(ref::same_bits(y[i], inplace[i])) << i;
 }
 
-struct ChannelLayout {
-    Shape shape;
-    int axis;
-};
+using qforge::testing::ChannelLayout;
 
 TEST(FakeQuantKernels, PerChannelForwardMaskAndBackwardBitExact) {
     // Channel axis first (weights), in the middle, and last (NHWC activations,
@@ -106,11 +103,7 @@ TEST(FakeQuantKernels, PerChannelForwardMaskAndBackwardBitExact) {
     uint32_t seed = 11;
     for (const auto &layout : layouts) {
         for (const auto &c : qforge::testing::grid_cases()) {
-            TensorView shape_only(nullptr, DType::f32, layout.shape);
-            const size_t n = static_cast<size_t>(shape_only.numel());
-            const size_t channels = static_cast<size_t>(layout.shape[layout.axis]);
-            size_t inner = 1;
-            for (size_t d = layout.axis + 1; d < layout.shape.size(); d++) inner *= layout.shape[d];
+            const size_t n = layout.numel(), channels = layout.channels(), inner = layout.inner();
             PerChannelQuantParams p;
             p.axis = layout.axis;
             p.range = c.range;

@@ -106,21 +106,13 @@ TEST(LsqKernels, ForwardIsFakeQuantWithRoundedZeroPoint) {
 }
 
 TEST(LsqKernels, PerChannelBackwardMatchesReference) {
-    struct Layout {
-        Shape shape;
-        int axis;
-    };
-    const std::vector<Layout> layouts = {{{16, 75}, 0}, {{17, 1000}, 0}, {{2, 3, 50}, 1}, {{64, 17}, 1},
+    const std::vector<qforge::testing::ChannelLayout> layouts = {{{16, 75}, 0}, {{17, 1000}, 0}, {{2, 3, 50}, 1}, {{64, 17}, 1},
                                          {{5, 7}, 1},   {{1, 1}, 0},      {{256, 4096}, 0}};
     uint32_t seed = 100;
     size_t checked = 0;
     for (const auto &layout : layouts) {
         for (const auto &c : qforge::testing::grid_cases()) {
-            TensorView shape_only(nullptr, DType::f32, layout.shape);
-            const size_t n = static_cast<size_t>(shape_only.numel());
-            const size_t channels = static_cast<size_t>(layout.shape[layout.axis]);
-            size_t inner = 1;
-            for (size_t d = layout.axis + 1; d < layout.shape.size(); d++) inner *= layout.shape[d];
+            const size_t n = layout.numel(), channels = layout.channels(), inner = layout.inner();
             LearnablePerChannelQuantParams p;
             p.axis = layout.axis;
             p.range = c.range;
@@ -144,7 +136,8 @@ TEST(LsqKernels, PerChannelBackwardMatchesReference) {
                 ref::accumulate(sums[ch], t, p.scales[ch], g);
                 bad += !ref::same_bits(dx[i], t.dx);
             }
-            std::string what = shape_only.describe() + " axis=" + std::to_string(layout.axis);
+            std::string what = TensorView(nullptr, DType::f32, layout.shape).describe() + " axis=" +
+                               std::to_string(layout.axis);
             EXPECT_EQ(bad, 0u) << what << " dx";
             for (size_t ch = 0; ch < channels; ch++) {
                 expect_within_sum_bound(grads.dscale[ch], sums[ch].ds, sums[ch].ds_abs,
