@@ -13,3 +13,16 @@ qforge_kernel(qf_ste_backward        GENERATOR ste_backward                 FEAT
 qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEATURES strict_float)
 qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float)
 qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
+
+# int8 GEMM (issue: int8 GEMM and conv2d). Weight packing, and the GEMM per
+# output kind; *_gemv are the same algorithms tiled for one row (M < 6: batch-1
+# inference), which the runtime picks by M.
+qforge_kernel(qf_pack_gemm_weights   GENERATOR pack_gemm_weights)
+qforge_kernel(qf_gemm_s32            GENERATOR gemm_int8_s32      ASSEMBLY)
+qforge_kernel(qf_gemm_u8             GENERATOR gemm_int8_requant  PARAMS requant_type=uint8)
+qforge_kernel(qf_gemm_s8             GENERATOR gemm_int8_requant  PARAMS requant_type=int8)
+qforge_kernel(qf_gemm_f32            GENERATOR gemm_int8_f32)
+qforge_kernel(qf_gemm_s32_gemv       GENERATOR gemm_int8_s32      PARAMS tile_m=1)
+qforge_kernel(qf_gemm_u8_gemv        GENERATOR gemm_int8_requant  PARAMS requant_type=uint8 tile_m=1)
+qforge_kernel(qf_gemm_s8_gemv        GENERATOR gemm_int8_requant  PARAMS requant_type=int8 tile_m=1)
+qforge_kernel(qf_gemm_f32_gemv       GENERATOR gemm_int8_f32      PARAMS tile_m=1)

@@ -3,6 +3,7 @@
 
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
+#include "qforge/gemm.h"
 #include "qforge/observers.h"
 #include "qforge/ops.h"
 #include "qforge/quant_params.h"

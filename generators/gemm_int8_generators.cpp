@@ -1,0 +1,116 @@
+// int8 GEMM: weight packing and the GEMM with its output stages.
+// Algorithms only; schedules/x86/gemm_x86.h decides the loops.
+//
+//   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, n, ko) = w(4 ko + kk, n), zero-padded
+//                       to the extents the caller allocates; row_sums(n) = sum_k w(k, n)
+//   gemm_int8_s32       c(n, m) = acc(n, m)
+//   gemm_int8_requant   c(n, m) = requantize(acc(n, m), multiplier(n), ...)  as u8 or s8
+//   gemm_int8_f32       c(n, m) = float(acc(n, m)) * out_scale(n)
+// with
+//   acc(n, m) = bias(n) - a_zero_point * row_sums(n) + sum_k a(k, m) * w(k, n)
+// where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
+// a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
+//
+// A's K extent must equal 4 * packed's ko extent (the runtime pads K to a multiple of
+// 4); packed's n extent is padded to whole column panels. Rows of A past M are
+// read clamped (their results are not stored), columns past N have zero weights.
+#include "Halide.h"
+#include "common/numerics.h"
+#include "schedules/x86/gemm_x86.h"
+
+namespace {
+
+using namespace Halide;
+namespace nx = qforge::numerics;
+namespace sx86 = qforge::schedules::x86;
+
+class PackGemmWeights : public Generator<PackGemmWeights> {
+public:
+    Input<Buffer<int8_t>> w{"w", 2};                  // w(k, n)
+    Output<Buffer<int8_t>> packed{"packed", 3};       // packed(kk, n, ko)
+    Output<Buffer<int32_t>> row_sums{"row_sums", 1};  // row_sums(n), 0 for padded columns
+
+    void generate() {
+        Func w_padded = BoundaryConditions::constant_exterior(w, cast<int8_t>(0));
+        packed(kk, n, ko) = w_padded(4 * ko + kk, n);
+        RDom rk(0, w.dim(0).extent(), "rk");
+        row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
+    }
+
+    void schedule() { sx86::schedule_pack_gemm_weights(packed, row_sums, kk, n, ko, get_target()); }
+
+private:
+    Var kk{"kk"}, n{"n"}, ko{"ko"};
+};
+
+enum class GemmOutput { s32, requant, f32 };
+
+// The shared part: inputs, the accumulator, and the output stage per kind.
+template<GemmOutput kind>
+class GemmInt8 : public Generator<GemmInt8<kind>> {
+public:
+    template<typename T> using Input = typename Generator<GemmInt8>::template Input<T>;
+    template<typename T> using Output = typename Generator<GemmInt8>::template Output<T>;
+    template<typename T> using GeneratorParam = typename Generator<GemmInt8>::template GeneratorParam<T>;
+    using Generator<GemmInt8>::get_target;
+
+    // Output element type of the requantizing variant (uint8 or int8).
+    GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
+    sx86::GemmParams tiling;
+
+    Input<Buffer<uint8_t>> a{"a", 2};                 // a(k, m), u8
+    Input<Buffer<int8_t>> packed{"packed", 3};        // packed(kk, n, ko)
+    Input<Buffer<int32_t>> row_sums{"row_sums", 1};   // row_sums(n)
+    Input<Buffer<int32_t>> bias{"bias", 1};           // bias(n)
+    Input<int32_t> a_zero_point{"a_zero_point"};
+    // Output stage parameters (unused inputs are ignored by the other kinds).
+    Input<Buffer<float>> channel_scale{"channel_scale", 1};  // multiplier(n) or out_scale(n)
+    Input<int32_t> out_zero_point{"out_zero_point"};
+    Input<int32_t> out_min{"out_min"};
+    Input<int32_t> out_max{"out_max"};
+    Output<Func> c{"c", 2};                            // c(n, m)
+
+    void configure() {
+        c.set_type(kind == GemmOutput::s32 ? Int(32) : kind == GemmOutput::f32 ? Float(32) : Type(requant_type));
+    }
+
+    void generate() {
+        const Expr rows = a.dim(1).extent();
+        a_rows(k, m) = a(k, min(m, rows - 1));  // clamped: tiles past M compute, never store
+        bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
+
+        r = RDom(0, 4, 0, packed.dim(2).extent(), "r");  // r.x: k within a group of 4, r.y: group
+        acc(n, m) = bias_folded(n);
+        acc(n, m) += cast<int32_t>(a_rows(4 * r.y + r.x, m)) * cast<int32_t>(packed(r.x, n, r.y));
+
+        if (kind == GemmOutput::s32) {
+            c(n, m) = acc(n, m);
+        } else if (kind == GemmOutput::f32) {
+            c(n, m) = cast<float>(acc(n, m)) * channel_scale(n);
+        } else {
+            c(n, m) = cast(requant_type, nx::requantize(acc(n, m), channel_scale(n), out_zero_point,
+                                                        out_min, out_max));
+        }
+    }
+
+    void schedule() {
+        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, r, a.dim(1).extent(),
+                                 Func(c).output_buffer().dim(0).extent(), get_target(), tiling);
+    }
+
+private:
+    Var k{"k"}, n{"n"}, m{"m"};
+    RDom r;
+    Func a_rows{"a_rows"}, bias_folded{"bias_folded"}, acc{"acc"};
+};
+
+using GemmInt8S32 = GemmInt8<GemmOutput::s32>;
+using GemmInt8Requant = GemmInt8<GemmOutput::requant>;
+using GemmInt8F32 = GemmInt8<GemmOutput::f32>;
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(PackGemmWeights, pack_gemm_weights)
+HALIDE_REGISTER_GENERATOR(GemmInt8S32, gemm_int8_s32)
+HALIDE_REGISTER_GENERATOR(GemmInt8Requant, gemm_int8_requant)
+HALIDE_REGISTER_GENERATOR(GemmInt8F32, gemm_int8_f32)

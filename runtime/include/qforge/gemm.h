@@ -1,0 +1,75 @@
+// int8 GEMM with requantization (docs/numerics.md, "Requantize"):
+//
+//   acc[m, n] = sum_k (A[m, k] - a_zero_point) * W[n, k] + bias[n]      (int32)
+//   C[m, n]   = acc                                                      (s32 output)
+//             | clamp(nearbyint(float(acc) * multiplier[n]) + out_zero_point, out_min, out_max)
+//                                                                        (u8 / s8 output)
+//             | float(acc) * out_scale[n]                                 (f32 output, e.g. logits)
+//
+// A: activations, u8 or s8, [M, K] row-major. W: weights, s8, symmetric,
+// [N, K] as linear layers hold them. Weights are packed once
+// (PackedGemmWeights) into the layout the kernels stream, with the per-row
+// sums that fold the activation zero point into the bias; s8 activations
+// are shifted by +128 inside the kernel (VNNI multiplies u8 x s8) with the
+// shift folded into the same bias term: the caller never sees either.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "qforge/tensor.h"
+
+namespace qforge {
+
+// Weights [N, K] s8 packed for the GEMM kernels: K padded to a multiple of 4
+// (groups of 4 consecutive k of one output column are contiguous), N padded
+// to a whole number of column panels, plus sum_k W[n, k] per row.
+class PackedGemmWeights {
+public:
+    PackedGemmWeights() = default;
+    explicit PackedGemmWeights(const TensorView &w);  // s8 [N, K], validated
+
+    int64_t n() const { return n_; }
+    int64_t k() const { return k_; }
+    bool empty() const { return n_ == 0; }
+
+    // Layout details, for the kernels.
+    int64_t n_padded() const { return n_padded_; }
+    int64_t k_padded() const { return k_padded_; }
+    const int8_t *packed() const { return packed_.data(); }
+    const int32_t *row_sums() const { return row_sums_.data(); }
+
+    static constexpr int64_t kColumnPanel = 64;  // N is padded to a multiple of this
+
+private:
+    int64_t n_ = 0, k_ = 0, n_padded_ = 0, k_padded_ = 0;
+    std::vector<int8_t> packed_;     // (k % 4, n, k / 4), innermost first
+    std::vector<int32_t> row_sums_;  // N
+};
+
+// Output stage of a GEMM. Per-channel vectors have N entries; a single entry
+// applies to every channel.
+struct Requantization {
+    std::vector<float> multiplier;  // s_a * s_w[n] / s_out, finite, > 0
+    int32_t out_zero_point = 0;
+    int32_t out_min = -128;         // clamp bounds: the output range, or a
+    int32_t out_max = 127;          // narrower one fusing ReLU / ReLU6
+};
+
+struct GemmOptions {
+    int32_t a_zero_point = 0;     // in the range of A's dtype
+    const int32_t *bias = nullptr;  // N entries, or nullptr for none
+};
+
+// C (s32 [M, N]) = acc.
+void gemm_s32(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt, const TensorView &c);
+
+// C (u8 or s8 [M, N]) = requantized acc; out_min/out_max must lie in C's dtype range.
+void gemm_requantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
+                      const Requantization &rq, const TensorView &c);
+
+// C (f32 [M, N]) = float(acc) * out_scale[n] (1 or N entries, finite).
+void gemm_dequantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
+                      const std::vector<float> &out_scale, const TensorView &c);
+
+}  // namespace qforge

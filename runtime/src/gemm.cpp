@@ -1,0 +1,224 @@
+// int8 GEMM: packing, argument checks, activation preparation, kernel choice.
+#include "qforge/gemm.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "kernel_call.h"
+#include "qf_gemm_f32.h"
+#include "qf_gemm_f32_gemv.h"
+#include "qf_gemm_s32.h"
+#include "qf_gemm_s32_gemv.h"
+#include "qf_gemm_s8.h"
+#include "qf_gemm_s8_gemv.h"
+#include "qf_gemm_u8.h"
+#include "qf_gemm_u8_gemv.h"
+#include "qf_pack_gemm_weights.h"
+
+namespace qforge {
+
+namespace {
+
+// K bound: |a - z| * |w| <= 255 * 128 per product, so K <= 65536 keeps the
+// int32 accumulator (plus a bias of a few million) from overflowing.
+constexpr int64_t kMaxK = 65536;
+// Rows at or below this run the one-row (GEMV) kernels.
+constexpr int64_t kGemvMaxRows = 4;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+using KernelFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t,
+                         halide_buffer_t *, int32_t, int32_t, int32_t, halide_buffer_t *);
+
+struct KernelPair {
+    KernelFn tiled, gemv;
+    const char *tiled_name, *gemv_name;
+};
+
+// Activations as the kernels take them: u8, K padded to a multiple of 4,
+// zero point shifted by +128 for s8 input (a ^ 0x80 == a + 128).
+struct PreparedActivations {
+    std::vector<uint8_t> storage;  // used only when a copy was needed
+    const uint8_t *data = nullptr;
+    int64_t m = 0, k_padded = 0;
+    int32_t zero_point = 0;
+};
+
+PreparedActivations prepare_activations(const char *op, const TensorView &a, const PackedGemmWeights &w,
+                                        int32_t a_zero_point) {
+    if (a.dtype() != DType::u8 && a.dtype() != DType::s8) {
+        throw ShapeError(std::string(op) + ": a must be u8 or s8, got " + a.describe());
+    }
+    detail::require_tensor(op, "a", a, a.dtype());
+    if (a.rank() != 2) throw ShapeError(std::string(op) + ": a must be [M, K], got " + a.describe());
+    if (a.dim(1) != w.k()) {
+        throw ShapeError(std::string(op) + ": a " + a.describe() + " has K = " + std::to_string(a.dim(1)) +
+                         " but the weights have K = " + std::to_string(w.k()));
+    }
+    const bool is_signed = a.dtype() == DType::s8;
+    const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    if (a_zero_point < lo || a_zero_point > hi) {
+        throw InvalidArgument(std::string(op) + ": a_zero_point " + std::to_string(a_zero_point) +
+                              " is outside the range of " + dtype_name(a.dtype()) + " [" + std::to_string(lo) +
+                              ", " + std::to_string(hi) + "]");
+    }
+    PreparedActivations p;
+    p.m = a.dim(0);
+    p.k_padded = w.k_padded();
+    p.zero_point = a_zero_point + (is_signed ? 128 : 0);
+    const int64_t k = w.k();
+    if (!is_signed && k == p.k_padded) {
+        p.data = static_cast<const uint8_t *>(a.data());
+        return p;
+    }
+    p.storage.assign(static_cast<size_t>(p.m * p.k_padded), 0);
+    const uint8_t flip = is_signed ? 0x80 : 0x00;
+    const auto *src = static_cast<const uint8_t *>(a.data());
+    for (int64_t m = 0; m < p.m; m++) {
+        for (int64_t kk = 0; kk < k; kk++) p.storage[m * p.k_padded + kk] = src[m * k + kk] ^ flip;
+    }
+    p.data = p.storage.data();
+    return p;
+}
+
+// A per-column vector (1 or N entries) widened to the padded column count.
+std::vector<float> per_column(const char *op, const char *name, const std::vector<float> &v, const PackedGemmWeights &w) {
+    if (v.size() != 1 && static_cast<int64_t>(v.size()) != w.n()) {
+        throw InvalidArgument(std::string(op) + ": " + name + " has " + std::to_string(v.size()) +
+                              " entries; expected 1 or N = " + std::to_string(w.n()));
+    }
+    std::vector<float> out(static_cast<size_t>(w.n_padded()), 0.0f);
+    for (int64_t n = 0; n < w.n(); n++) out[n] = v.size() == 1 ? v[0] : v[n];
+    return out;
+}
+
+void check_output(const char *op, const TensorView &c, DType dtype, const PreparedActivations &a,
+                  const PackedGemmWeights &w) {
+    detail::require_tensor(op, "c", c, dtype);
+    if (c.rank() != 2 || c.dim(0) != a.m || c.dim(1) != w.n()) {
+        throw ShapeError(std::string(op) + ": c must be [M, N] = [" + std::to_string(a.m) + ", " +
+                         std::to_string(w.n()) + "], got " + c.describe());
+    }
+}
+
+void check_weights(const char *op, const PackedGemmWeights &w) {
+    if (w.empty()) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
+}
+
+void run(const char *op, const KernelPair &kernels, const PreparedActivations &a, const PackedGemmWeights &w,
+         const GemmOptions &opt, std::vector<float> &channel_scale, int32_t out_zp, int32_t out_min, int32_t out_max,
+         const TensorView &c) {
+    if (a.m == 0) return;
+    detail::ensure_kernel_runtime();
+    std::vector<int32_t> bias(static_cast<size_t>(w.n_padded()), 0);
+    if (opt.bias) std::copy(opt.bias, opt.bias + w.n(), bias.begin());
+    if (channel_scale.empty()) channel_scale.assign(static_cast<size_t>(w.n_padded()), 0.0f);
+    Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(a.data), static_cast<int>(a.k_padded),
+                                        static_cast<int>(a.m));
+    Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.packed()), 4, static_cast<int>(w.n_padded()),
+                                       static_cast<int>(w.k_padded() / 4));
+    Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(w.row_sums()), static_cast<int>(w.n_padded()));
+    Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(w.n_padded()));
+    Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
+    halide_buffer_t *cb = nullptr;
+    Halide::Runtime::Buffer<void> out(c.dtype() == DType::f32   ? halide_type_of<float>()
+                                      : c.dtype() == DType::s32 ? halide_type_of<int32_t>()
+                                      : c.dtype() == DType::u8  ? halide_type_of<uint8_t>()
+                                                                : halide_type_of<int8_t>(),
+                                      c.data(), static_cast<int>(w.n()), static_cast<int>(a.m));
+    cb = out.raw_buffer();
+    const bool gemv = a.m <= kGemvMaxRows;
+    KernelFn fn = gemv ? kernels.gemv : kernels.tiled;
+    detail::check_kernel(fn(ab, pb, sb, bb, a.zero_point, cs, out_zp, out_min, out_max, cb), op,
+                         gemv ? kernels.gemv_name : kernels.tiled_name);
+}
+
+}  // namespace
+
+PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
+    const char *op = "PackedGemmWeights";
+    detail::require_tensor(op, "w", w, DType::s8);
+    if (w.rank() != 2 || w.dim(0) < 1 || w.dim(1) < 1) {
+        throw ShapeError(std::string(op) + ": w must be [N, K] with N, K >= 1, got " + w.describe());
+    }
+    if (w.dim(1) > kMaxK) {
+        throw ShapeError(std::string(op) + ": K = " + std::to_string(w.dim(1)) + " exceeds " +
+                         std::to_string(kMaxK) + " (the int32 accumulator could overflow)");
+    }
+    n_ = w.dim(0);
+    k_ = w.dim(1);
+    n_padded_ = round_up(n_, kColumnPanel);
+    k_padded_ = round_up(k_, 4);
+    packed_.assign(static_cast<size_t>(n_padded_ * k_padded_), 0);
+    row_sums_.assign(static_cast<size_t>(n_padded_), 0);
+    detail::ensure_kernel_runtime();
+    Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(static_cast<const int8_t *>(w.data())),
+                                       static_cast<int>(k_), static_cast<int>(n_));
+    Halide::Runtime::Buffer<int8_t> pb(packed_.data(), 4, static_cast<int>(n_padded_), static_cast<int>(k_padded_ / 4));
+    Halide::Runtime::Buffer<int32_t> sb(row_sums_.data(), static_cast<int>(n_padded_));
+    detail::check_kernel(qf_pack_gemm_weights(wb, pb, sb), op, "qf_pack_gemm_weights");
+}
+
+void gemm_s32(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt, const TensorView &c) {
+    const char *op = "gemm_s32";
+    check_weights(op, w);
+    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
+    check_output(op, c, DType::s32, pa, w);
+    std::vector<float> unused;
+    run(op, {qf_gemm_s32, qf_gemm_s32_gemv, "qf_gemm_s32", "qf_gemm_s32_gemv"}, pa, w, opt, unused, 0, 0, 0, c);
+}
+
+void gemm_requantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
+                      const Requantization &rq, const TensorView &c) {
+    const char *op = "gemm_requantized";
+    check_weights(op, w);
+    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
+    if (c.dtype() != DType::u8 && c.dtype() != DType::s8) {
+        throw ShapeError(std::string(op) + ": c must be u8 or s8, got " + c.describe());
+    }
+    check_output(op, c, c.dtype(), pa, w);
+    const int32_t lo = c.dtype() == DType::s8 ? -128 : 0, hi = c.dtype() == DType::s8 ? 127 : 255;
+    if (rq.out_min < lo || rq.out_max > hi || rq.out_min > rq.out_max) {
+        throw InvalidArgument(std::string(op) + ": clamp bounds [" + std::to_string(rq.out_min) + ", " +
+                              std::to_string(rq.out_max) + "] must be ordered and inside " + dtype_name(c.dtype()) +
+                              " [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+    if (rq.out_zero_point < lo || rq.out_zero_point > hi) {
+        throw InvalidArgument(std::string(op) + ": out_zero_point " + std::to_string(rq.out_zero_point) +
+                              " is outside " + dtype_name(c.dtype()) + " [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "]");
+    }
+    for (size_t i = 0; i < rq.multiplier.size(); i++) {
+        if (!std::isfinite(rq.multiplier[i]) || !(rq.multiplier[i] > 0.0f)) {
+            throw InvalidArgument(std::string(op) + ": multiplier[" + std::to_string(i) +
+                                  "] must be finite and > 0, got " + std::to_string(rq.multiplier[i]));
+        }
+    }
+    auto mult = per_column(op, "multiplier", rq.multiplier, w);
+    if (c.dtype() == DType::u8) {
+        run(op, {qf_gemm_u8, qf_gemm_u8_gemv, "qf_gemm_u8", "qf_gemm_u8_gemv"}, pa, w, opt, mult, rq.out_zero_point,
+            rq.out_min, rq.out_max, c);
+    } else {
+        run(op, {qf_gemm_s8, qf_gemm_s8_gemv, "qf_gemm_s8", "qf_gemm_s8_gemv"}, pa, w, opt, mult, rq.out_zero_point,
+            rq.out_min, rq.out_max, c);
+    }
+}
+
+void gemm_dequantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
+                      const std::vector<float> &out_scale, const TensorView &c) {
+    const char *op = "gemm_dequantized";
+    check_weights(op, w);
+    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
+    check_output(op, c, DType::f32, pa, w);
+    for (size_t i = 0; i < out_scale.size(); i++) {
+        if (!std::isfinite(out_scale[i])) {
+            throw InvalidArgument(std::string(op) + ": out_scale[" + std::to_string(i) + "] must be finite, got " +
+                                  std::to_string(out_scale[i]));
+        }
+    }
+    auto scale = per_column(op, "out_scale", out_scale, w);
+    run(op, {qf_gemm_f32, qf_gemm_f32_gemv, "qf_gemm_f32", "qf_gemm_f32_gemv"}, pa, w, opt, scale, 0, 0, 0, c);
+}
+
+}  // namespace qforge

@@ -1,0 +1,80 @@
+// x86 schedules for the int8 GEMM (generators/gemm_int8_generators.cpp).
+//
+// The accumulator tile is register-resident: tile_n columns (vectors of
+// int32 lanes) x tile_m rows, with the 4-deep k group reduced inside each
+// vector lane. On AVX-512 VNNI that reduction is one zmm vpdpbusd (u8 x s8,
+// 4 products per int32 lane, HALIDE14_NOTES §2); on AVX2/SSE Halide lowers
+// the same reduction to 16-bit widening multiplies and pmaddwd, which cannot
+// saturate (|255 * -128| * 2 < 2^31). Every reduction is a full vector
+// (bound_extent on the tile), so no narrower VNNI form (a VEX-encoded
+// {vex} vpdpbusd, SIGILL on Zen 4, G3) is ever generated.
+#pragma once
+
+#include "Halide.h"
+#include "schedules/x86/quant_x86.h"
+
+namespace qforge::schedules::x86 {
+
+// Tunable parameters (0 = the target's default), searched by qforge-tune.
+struct GemmParams {
+    GeneratorParam<int> tile_n{"tile_n", 0};  // output columns per register tile (multiple of the vector)
+    GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
+};
+
+inline int int32_lanes(const Target &t) { return float_lanes(t); }
+
+// Register tiles per ISA: 4 vectors wide; rows so that tile + broadcast +
+// loaded weights fit the register file (32 zmm; 16 ymm/xmm).
+inline int default_tile_n(const Target &t) { return 4 * int32_lanes(t); }
+inline int default_tile_m(const Target &t) { return int32_lanes(t) == 16 ? 6 : 3; }
+
+inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &n, const Var &ko,
+                                       const Target &t) {
+    Var no("no"), ni("ni");
+    packed.bound(kk, 0, 4)  // the k group is 4 deep
+        .split(n, no, ni, int32_lanes(t), TailStrategy::GuardWithIf)
+        .reorder(kk, ni, no, ko)
+        .vectorize(kk)
+        .parallel(ko, 16, TailStrategy::GuardWithIf);
+    (void)row_sums;  // runs once per weight tensor: the default (serial) schedule
+}
+
+// c(n, m) is the output stage over acc(n, m); `per_column` are small Funcs
+// over n (the folded bias) computed once; rows/cols are M and N.
+inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
+                               const Var &m, const RDom &r, const Expr &rows, const Expr &cols,
+                               const Target &t, const GemmParams &p) {
+    const int vec = int32_lanes(t);
+    const int tn = p.tile_n > 0 ? (int)p.tile_n : default_tile_n(t);
+    const int tm = p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
+    for (Func f : per_column) f.compute_root();
+
+    Var no("no"), mo("mo"), ni("ni"), mi("mi");
+    // Column panel outer (its packed weights stay in L2), rows inner.
+    auto tile_output = [&](Stage s, TailStrategy tail) {
+        s.tile(n, m, no, mo, ni, mi, tn, tm, tail)
+            .reorder(ni, mi, mo, no)
+            .vectorize(ni, vec)
+            .unroll(mi)
+            .parallel(no);
+    };
+    // When whole tiles fit, edge tiles shift inwards and recompute a few
+    // outputs instead of guarding every store.
+    tile_output(c.specialize(rows >= tm && cols >= tn), TailStrategy::ShiftInwards);
+    tile_output(c, TailStrategy::GuardWithIf);
+
+    // The accumulator: one full register tile per (mo, no), even at the edges
+    // (rows are read clamped, padded columns have zero weights).
+    acc.compute_at(c, mo).bound_extent(n, tn).bound_extent(m, tm).vectorize(n, vec).unroll(n).unroll(m);
+    Var nu("nu"), nv("nv");
+    acc.update()
+        .split(n, nu, nv, vec)
+        .reorder(r.x, nv, nu, m, r.y)
+        .atomic()
+        .vectorize(r.x)  // the 4-deep k group: VectorReduce -> vpdpbusd / pmaddwd
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(m);
+}
+
+}  // namespace qforge::schedules::x86
