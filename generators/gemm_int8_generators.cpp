@@ -33,6 +33,7 @@ public:
     void generate() {
         Func w_padded = BoundaryConditions::constant_exterior(w, cast<int8_t>(0));
         packed(kk, n, ko) = w_padded(4 * ko + kk, n);
+        packed.dim(0).set_bounds(0, 4).dim(1).set_stride(4);  // the dense layout the GEMM reads
         RDom rk(0, w.dim(0).extent(), "rk");
         row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
     }
@@ -75,6 +76,9 @@ public:
     }
 
     void generate() {
+        // The packed layout is dense: a k group of one column is 4 bytes, and
+        // columns are adjacent, so 16 columns' groups are one 64-byte vector.
+        packed.dim(0).set_bounds(0, 4).dim(1).set_stride(4);
         const Expr rows = a.dim(1).extent();
         a_rows(k, m) = a(k, min(m, rows - 1));  // clamped: tiles past M compute, never store
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
