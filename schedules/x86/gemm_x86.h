@@ -19,6 +19,7 @@ namespace qforge::schedules::x86 {
 struct GemmParams {
     GeneratorParam<int> tile_n{"tile_n", 0};  // output columns per register tile (multiple of the vector)
     GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
+    GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 32};  // parallel grain along M
 };
 
 inline int int32_lanes(const Target &t) { return float_lanes(t); }
@@ -49,14 +50,19 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     const int tm = p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
     for (Func f : per_column) f.compute_root();
 
-    Var no("no"), mo("mo"), ni("ni"), mi("mi");
-    // Column panel outer (its packed weights stay in L2), rows inner.
+    Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task");
+    const int grain = std::max(1, (int)p.row_tiles_per_task);
+    // Column panel outer (its packed weights stay in L2), rows inner; parallel
+    // tasks are (panel, block of row tiles), so a narrow N (one panel) still
+    // spreads over the cores.
     auto tile_output = [&](Stage s, TailStrategy tail) {
         s.tile(n, m, no, mo, ni, mi, tn, tm, tail)
-            .reorder(ni, mi, mo, no)
+            .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
+            .reorder(ni, mi, mo, no, mt)
+            .fuse(no, mt, task)
             .vectorize(ni, vec)
             .unroll(mi)
-            .parallel(no);
+            .parallel(task);
     };
     // When whole tiles fit, edge tiles shift inwards and recompute a few
     // outputs instead of guarding every store.
