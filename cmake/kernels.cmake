@@ -14,15 +14,27 @@ qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEAT
 qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float)
 qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
 
-# int8 GEMM (issue: int8 GEMM and conv2d). Weight packing, and the GEMM per
-# output kind; *_gemv are the same algorithms tiled for one row (M < 6: batch-1
-# inference), which the runtime picks by M.
+# int8 GEMM. Weight packing, and the GEMM per output kind in three tilings the
+# runtime picks by shape: *_gemv for M <= 4 (one-row register tiles: batch-1
+# inference), *_kblock for K > 1024 (K blocked so a block of packed weights is
+# reused from L1 by every row tile), and the plain register-tiled kernel.
 qforge_kernel(qf_pack_gemm_weights   GENERATOR pack_gemm_weights)
-qforge_kernel(qf_gemm_s32            GENERATOR gemm_int8_s32      ASSEMBLY)
-qforge_kernel(qf_gemm_u8             GENERATOR gemm_int8_requant  PARAMS requant_type=uint8)
-qforge_kernel(qf_gemm_s8             GENERATOR gemm_int8_requant  PARAMS requant_type=int8)
-qforge_kernel(qf_gemm_f32            GENERATOR gemm_int8_f32)
-qforge_kernel(qf_gemm_s32_gemv       GENERATOR gemm_int8_s32      PARAMS tile_m=1)
-qforge_kernel(qf_gemm_u8_gemv        GENERATOR gemm_int8_requant  PARAMS requant_type=uint8 tile_m=1)
-qforge_kernel(qf_gemm_s8_gemv        GENERATOR gemm_int8_requant  PARAMS requant_type=int8 tile_m=1)
-qforge_kernel(qf_gemm_f32_gemv       GENERATOR gemm_int8_f32      PARAMS tile_m=1)
+foreach (kind s32 u8 s8 f32)
+  set(params)
+  set(extra)
+  if (kind STREQUAL "s32")
+    set(gen gemm_int8_s32)
+    set(extra ASSEMBLY)  # tests read its assembly (the VNNI variant must use zmm vpdpbusd)
+  elseif (kind STREQUAL "f32")
+    set(gen gemm_int8_f32)
+  elseif (kind STREQUAL "u8")
+    set(gen gemm_int8_requant)
+    set(params requant_type=uint8)
+  else ()
+    set(gen gemm_int8_requant)
+    set(params requant_type=int8)
+  endif ()
+  qforge_kernel(qf_gemm_${kind}        GENERATOR ${gen} ${extra} PARAMS ${params} tile_m=0)
+  qforge_kernel(qf_gemm_${kind}_gemv   GENERATOR ${gen} PARAMS ${params} tile_m=1)
+  qforge_kernel(qf_gemm_${kind}_kblock GENERATOR ${gen} PARAMS ${params} k_block=128)
+endforeach ()

@@ -124,7 +124,9 @@ TEST(GemmKernels, ShapesFromTheIssueBitExact) {
     }
     // 1024 in each position.
     for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1024, 17, 64}, {3, 1024, 129}, {17, 64, 1024},
-                           {1, 1024, 1024}, {129, 255, 1024}}) {
+                           {1, 1024, 1024}, {129, 255, 1024},
+                           // K > 1024 runs the K-blocked kernels, with row, column and K tails
+                           {70, 129, 2051}, {6, 64, 1028}, {255, 17, 1536}}) {
         check({M, N, K, seed % 2 == 1, 7, 8, 8, seed++}, &elements);
         problems++;
     }

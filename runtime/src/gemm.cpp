@@ -8,12 +8,16 @@
 #include "kernel_call.h"
 #include "qf_gemm_f32.h"
 #include "qf_gemm_f32_gemv.h"
+#include "qf_gemm_f32_kblock.h"
 #include "qf_gemm_s32.h"
 #include "qf_gemm_s32_gemv.h"
+#include "qf_gemm_s32_kblock.h"
 #include "qf_gemm_s8.h"
 #include "qf_gemm_s8_gemv.h"
+#include "qf_gemm_s8_kblock.h"
 #include "qf_gemm_u8.h"
 #include "qf_gemm_u8_gemv.h"
+#include "qf_gemm_u8_kblock.h"
 #include "qf_pack_gemm_weights.h"
 
 namespace qforge {
@@ -25,16 +29,21 @@ namespace {
 constexpr int64_t kMaxK = 65536;
 // Rows at or below this run the one-row (GEMV) kernels.
 constexpr int64_t kGemvMaxRows = 4;
+// Depths above this run the K-blocked kernels.
+constexpr int64_t kKBlockMinK = 1025;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 using KernelFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t,
                          halide_buffer_t *, int32_t, int32_t, int32_t, halide_buffer_t *);
 
-struct KernelPair {
-    KernelFn tiled, gemv;
-    const char *tiled_name, *gemv_name;
+// One output kind's three tilings (cmake/kernels.cmake).
+struct GemmKernels {
+    KernelFn tiled, gemv, kblock;
+    const char *name;  // the tiled library's; the others add _gemv / _kblock
 };
+
+#define QF_GEMM_KERNELS(kind) GemmKernels{qf_gemm_##kind, qf_gemm_##kind##_gemv, qf_gemm_##kind##_kblock, "qf_gemm_" #kind}
 
 // Activations as the kernels take them: u8, K padded to a multiple of 4,
 // zero point shifted by +128 for s8 input (a ^ 0x80 == a + 128).
@@ -106,7 +115,7 @@ void check_weights(const char *op, const PackedGemmWeights &w) {
     if (w.empty()) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
 }
 
-void run(const char *op, const KernelPair &kernels, const PreparedActivations &a, const PackedGemmWeights &w,
+void run(const char *op, const GemmKernels &kernels, const PreparedActivations &a, const PackedGemmWeights &w,
          const GemmOptions &opt, std::vector<float> &channel_scale, int32_t out_zp, int32_t out_min, int32_t out_max,
          const TensorView &c) {
     if (a.m == 0) return;
@@ -128,10 +137,16 @@ void run(const char *op, const KernelPair &kernels, const PreparedActivations &a
                                                                 : halide_type_of<int8_t>(),
                                       c.data(), static_cast<int>(w.n()), static_cast<int>(a.m));
     cb = out.raw_buffer();
-    const bool gemv = a.m <= kGemvMaxRows;
-    KernelFn fn = gemv ? kernels.gemv : kernels.tiled;
-    detail::check_kernel(fn(ab, pb, sb, bb, a.zero_point, cs, out_zp, out_min, out_max, cb), op,
-                         gemv ? kernels.gemv_name : kernels.tiled_name);
+    KernelFn fn = kernels.tiled;
+    std::string name = kernels.name;
+    if (a.m <= kGemvMaxRows) {
+        fn = kernels.gemv;
+        name += "_gemv";
+    } else if (w.k() >= kKBlockMinK) {
+        fn = kernels.kblock;
+        name += "_kblock";
+    }
+    detail::check_kernel(fn(ab, pb, sb, bb, a.zero_point, cs, out_zp, out_min, out_max, cb), op, name.c_str());
 }
 
 }  // namespace
@@ -166,7 +181,7 @@ void gemm_s32(const TensorView &a, const PackedGemmWeights &w, const GemmOptions
     auto pa = prepare_activations(op, a, w, opt.a_zero_point);
     check_output(op, c, DType::s32, pa, w);
     std::vector<float> unused;
-    run(op, {qf_gemm_s32, qf_gemm_s32_gemv, "qf_gemm_s32", "qf_gemm_s32_gemv"}, pa, w, opt, unused, 0, 0, 0, c);
+    run(op, QF_GEMM_KERNELS(s32), pa, w, opt, unused, 0, 0, 0, c);
 }
 
 void gemm_requantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
@@ -197,10 +212,10 @@ void gemm_requantized(const TensorView &a, const PackedGemmWeights &w, const Gem
     }
     auto mult = per_column(op, "multiplier", rq.multiplier, w);
     if (c.dtype() == DType::u8) {
-        run(op, {qf_gemm_u8, qf_gemm_u8_gemv, "qf_gemm_u8", "qf_gemm_u8_gemv"}, pa, w, opt, mult, rq.out_zero_point,
+        run(op, QF_GEMM_KERNELS(u8), pa, w, opt, mult, rq.out_zero_point,
             rq.out_min, rq.out_max, c);
     } else {
-        run(op, {qf_gemm_s8, qf_gemm_s8_gemv, "qf_gemm_s8", "qf_gemm_s8_gemv"}, pa, w, opt, mult, rq.out_zero_point,
+        run(op, QF_GEMM_KERNELS(s8), pa, w, opt, mult, rq.out_zero_point,
             rq.out_min, rq.out_max, c);
     }
 }
@@ -218,7 +233,7 @@ void gemm_dequantized(const TensorView &a, const PackedGemmWeights &w, const Gem
         }
     }
     auto scale = per_column(op, "out_scale", out_scale, w);
-    run(op, {qf_gemm_f32, qf_gemm_f32_gemv, "qf_gemm_f32", "qf_gemm_f32_gemv"}, pa, w, opt, scale, 0, 0, 0, c);
+    run(op, QF_GEMM_KERNELS(f32), pa, w, opt, scale, 0, 0, 0, c);
 }
 
 }  // namespace qforge

@@ -20,6 +20,10 @@ struct GemmParams {
     GeneratorParam<int> tile_n{"tile_n", 0};  // output columns per register tile (multiple of the vector)
     GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
     GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 32};  // parallel grain along M
+    // k groups (of 4) per cache block; 0 = no K blocking. With blocking, a
+    // task's accumulators live in memory (L2) and each block of packed weights
+    // (64 columns x 4 k_block bytes) is reused from L1 by every row tile.
+    GeneratorParam<int> k_block{"k_block", 0};
 };
 
 inline int int32_lanes(const Target &t) { return float_lanes(t); }
@@ -69,10 +73,29 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     tile_output(c.specialize(rows >= tm && cols >= tn), TailStrategy::ShiftInwards);
     tile_output(c, TailStrategy::GuardWithIf);
 
+    Var nu("nu"), nv("nv");
+    if (p.k_block > 0) {
+        // The task's block of rows accumulates over K blocks: for each K
+        // block, every row tile runs its register tile over that block.
+        Var mb("mb"), mr("mr");
+        RVar ryo("ryo"), ryi("ryi");
+        acc.compute_at(c, task).bound_extent(n, tn);
+        acc.split(m, mb, mr, tm, TailStrategy::GuardWithIf).vectorize(n, vec).unroll(mr);
+        acc.update()
+            .split(m, mb, mr, tm, TailStrategy::GuardWithIf)
+            .split(n, nu, nv, vec)
+            .split(r.y, ryo, ryi, p.k_block, TailStrategy::GuardWithIf)
+            .reorder(r.x, nv, nu, mr, ryi, mb, ryo)
+            .atomic()
+            .vectorize(r.x)
+            .vectorize(nv)
+            .unroll(nu)
+            .unroll(mr);
+        return;
+    }
     // The accumulator: one full register tile per (mo, no), even at the edges
     // (rows are read clamped, padded columns have zero weights).
     acc.compute_at(c, mo).bound_extent(n, tn).bound_extent(m, tm).vectorize(n, vec).unroll(n).unroll(m);
-    Var nu("nu"), nv("nv");
     acc.update()
         .split(n, nu, nv, vec)
         .reorder(r.x, nv, nu, m, r.y)
