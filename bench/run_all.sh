@@ -9,6 +9,10 @@
 # Benchmark JSON) and its console output to BUILD_DIR/bench/<name>.log; then
 # qforge-bench-summary prints the table and the goal lines and writes
 # BUILD_DIR/bench/summary.json.
+# benches.txt may also hold extra runs of a benchmark (qforge_bench_run in
+# bench/CMakeLists.txt), one per line: EXE TAB RUN TAB ENV-WORDS TAB ARGS, e.g.
+# bench_gemm with QFORGE_MAX_CPU_VARIANT=avx2 DNNL_MAX_CPU_ISA=AVX2 --isa=avx2
+# ("-" for an empty field); those write <name>@<run>.json and .log.
 #
 # Environment: QFORGE_BENCH_ARGS  extra arguments for every benchmark
 #              (e.g. --benchmark_filter=lsq); QFORGE_BENCH_MIN_TIME and
@@ -28,14 +32,30 @@ if [[ ! -x $summary_tool ]]; then
     exit 1
 fi
 
+# Parallel arrays, one entry per run: executable, run name ("" for the plain
+# run), environment words, arguments.
 benches=()
+runs=()
+run_envs=()
+run_args=()
 if [[ -f $dir/benches.txt ]]; then
-    while IFS= read -r exe; do
-        [[ -n $exe ]] && benches+=("$exe")
+    while IFS=$'\t' read -r exe run env_words arg_words; do
+        [[ -z $exe ]] && continue
+        benches+=("$exe")
+        # "-" stands for an empty field (bash's read collapses consecutive tabs).
+        [[ ${env_words:-} == - ]] && env_words=
+        [[ ${arg_words:-} == - ]] && arg_words=
+        runs+=("${run:-}")
+        run_envs+=("${env_words:-}")
+        run_args+=("${arg_words:-}")
     done <"$dir/benches.txt"
 else
     for exe in "$dir"/bench_*; do
-        [[ -f $exe && -x $exe ]] && benches+=("$exe")
+        [[ -f $exe && -x $exe ]] || continue
+        benches+=("$exe")
+        runs+=("")
+        run_envs+=("")
+        run_args+=("")
     done
 fi
 if [[ ${#benches[@]} -eq 0 ]]; then
@@ -47,8 +67,12 @@ read -r -a extra_args <<<"${QFORGE_BENCH_ARGS:-}"
 status=0
 jsons=()
 start_all=$SECONDS
-for exe in "${benches[@]}"; do
+for i in "${!benches[@]}"; do
+    exe=${benches[$i]}
     name=$(basename "$exe")
+    [[ -n ${runs[$i]} ]] && name+="@${runs[$i]}"
+    read -r -a env_words <<<"${run_envs[$i]}"
+    read -r -a arg_words <<<"${run_args[$i]}"
     json=$dir/$name.json
     log=$dir/$name.log
     if [[ ! -x $exe ]]; then
@@ -57,11 +81,12 @@ for exe in "${benches[@]}"; do
         continue
     fi
     rm -f "$json"
-    echo "== $name (output: $log)"
+    echo "== $name${run_envs[$i]:+ (${run_envs[$i]})} (output: $log)"
     start=$SECONDS
     # Progress: one counter line, updated as each benchmark finishes (its
     # median, or its single result without repetitions, reaches the console).
-    "$exe" --benchmark_out="$json" --benchmark_out_format=json "${extra_args[@]}" 2>&1 | tee "$log" |
+    env "${env_words[@]}" "$exe" "${arg_words[@]}" --benchmark_out="$json" --benchmark_out_format=json \
+        "${extra_args[@]}" 2>&1 | tee "$log" |
         {
             done_count=0
             while IFS= read -r line; do

@@ -35,6 +35,11 @@
 //                          (bench_quant's copies), or one that is not measured
 //                          at all (e.g. baseline=vnni_peak). The row above is
 //                          then still looked up, for "baseline_row" only.
+//   peak=<op>              optional: a second denominator, e.g. the machine's peak
+//                          ("vnni_peak"): like baseline, with peak_shape and
+//                          peak_threads, and a user counter "peak_value" (same unit)
+//                          that gives its value directly. The row then also gets
+//                          "peak_ratio" = value / peak value.
 //   scheme=<text>          optional, shown in the table ("per_tensor", "per_channel")
 //   elements=<int>         optional, shown in the table (problem size)
 //
@@ -55,7 +60,8 @@
 //    "ratio"           value / baseline_value, or null,
 //    "name"            the benchmark's run name,
 //    "cv"              relative standard deviation over repetitions, or null,
-//    "scheme", "elements"  when the label has them}
+//    "scheme", "elements"  when the label has them,
+//    "peak", "peak_row", "peak_value", "peak_ratio"  when the label has peak=}
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -93,6 +99,9 @@ struct Measurement {
     std::optional<std::string> baseline, baseline_shape;
     std::optional<int> baseline_threads;
     std::optional<double> baseline_value_given;
+    std::optional<std::string> peak, peak_shape;
+    std::optional<int> peak_threads;
+    std::optional<double> peak_value_given;
     std::vector<double> samples;       // iteration rows
     std::optional<double> median_agg;  // "median" aggregate
     std::optional<double> cv;          // "cv" aggregate (fraction)
@@ -101,6 +110,8 @@ struct Measurement {
     double value = NAN;
     const Measurement *baseline_row = nullptr;
     std::optional<double> baseline_value, ratio;
+    const Measurement *peak_row = nullptr;
+    std::optional<double> peak_value, peak_ratio;
 };
 
 struct Goal {
@@ -169,12 +180,54 @@ struct Input {
     std::vector<std::string> contexts;
 };
 
+// Google Benchmark writes non-finite doubles as bare NaN / Infinity (with an
+// optional minus), which is not JSON: e.g. the "cv" aggregate of a counter
+// that is 0 in every repetition (0/0). Outside strings they become null
+// (number_field() then skips them).
+std::string null_non_finite(const std::string &text) {
+    static const char *const tokens[] = {"-Infinity", "Infinity", "-NaN", "NaN"};
+    std::string out;
+    out.reserve(text.size());
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < text.size()) {
+                out += text[++i];
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            out += c;
+            continue;
+        }
+        bool replaced = false;
+        for (const char *t : tokens) {
+            const size_t n = std::char_traits<char>::length(t);
+            if (text.compare(i, n, t) == 0) {
+                out += "null";
+                i += n - 1;
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) out += c;
+    }
+    return out;
+}
+
 void read_file(const std::string &path, Input &in, std::map<std::string, size_t> &index) {
     std::ifstream f(path);
     if (!f) throw InputError(path + ": cannot open file");
+    std::stringstream text;
+    text << f.rdbuf();
     json doc;
     try {
-        doc = json::parse(f);
+        doc = json::parse(null_non_finite(text.str()));
     } catch (const json::parse_error &e) {
         throw InputError(path + ": invalid JSON: " + e.what());
     }
@@ -183,7 +236,8 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
     }
     if (auto ctx = doc.find("context"); ctx != doc.end() && ctx->is_object()) {
         std::string c = std::filesystem::path(path).filename().string() + ":";
-        for (const char *k : {"host_name", "num_cpus", "mhz_per_cpu", "qforge_cpu_variant", "date"}) {
+        for (const char *k : {"host_name", "num_cpus", "mhz_per_cpu", "qforge_bench_isa", "qforge_cpu_variant",
+                              "onednn_version", "onednn_isa", "date"}) {
             if (auto it = ctx->find(k); it != ctx->end()) {
                 c += std::string(" ") + k + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
             }
@@ -222,6 +276,11 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
             if (kv.count("baseline_threads")) {
                 m.baseline_threads = static_cast<int>(parse_int(kv["baseline_threads"], run_name + " baseline_threads"));
             }
+            if (kv.count("peak")) m.peak = kv["peak"];
+            if (kv.count("peak_shape")) m.peak_shape = kv["peak_shape"];
+            if (kv.count("peak_threads")) {
+                m.peak_threads = static_cast<int>(parse_int(kv["peak_threads"], run_name + " peak_threads"));
+            }
             in.rows.push_back(m);
         }
         Measurement &m = in.rows[it->second];
@@ -232,6 +291,7 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
                 m.median_agg = value_of(row, m.unit);
                 if (!m.median_agg) throw InputError(path + ": " + name + ": no value for unit " + m.unit);
                 if (auto b = number_field(row, "baseline_value")) m.baseline_value_given = b;
+                if (auto p = number_field(row, "peak_value")) m.peak_value_given = p;
             } else if (agg == "cv") {
                 m.cv = cv_of(row, m.unit);
             }
@@ -240,6 +300,7 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
             if (!v) throw InputError(path + ": " + name + ": no value for unit " + m.unit);
             m.samples.push_back(*v);
             if (auto b = number_field(row, "baseline_value")) m.baseline_value_given = b;
+            if (auto p = number_field(row, "peak_value")) m.peak_value_given = p;
         }
     }
     if (unlabelled) {
@@ -281,24 +342,34 @@ void resolve(Input &in) {
                                it->second->file + ") is the baseline for lookups");
         }
     }
-    for (Measurement &m : in.rows) {
-        if (!m.baseline) continue;
-        auto it = by_id.find(std::make_tuple(*m.baseline, m.baseline_shape.value_or(m.shape),
-                                             m.baseline_threads.value_or(m.threads), m.unit));
-        if (it != by_id.end()) m.baseline_row = it->second;
-        if (m.baseline_value_given) {
-            m.baseline_value = m.baseline_value_given;
+    // A denominator (baseline or peak) of row m: its row, if measured, and its
+    // value (the given counter first, else that row's value).
+    auto resolve_ref = [&](const Measurement &m, const char *what, const std::string &op,
+                           const std::optional<std::string> &shape, const std::optional<int> &threads,
+                           const std::optional<double> &given, const Measurement *&row, std::optional<double> &value,
+                           std::optional<double> &ratio) {
+        auto it = by_id.find(std::make_tuple(op, shape.value_or(m.shape), threads.value_or(m.threads), m.unit));
+        if (it != by_id.end()) row = it->second;
+        if (given) {
+            value = given;
+        } else if (it != by_id.end()) {
+            value = it->second->value;
         } else {
-            if (it == by_id.end()) {
-                in.notes.push_back(m.name + ": baseline op=" + *m.baseline +
-                                   " shape=" + m.baseline_shape.value_or(m.shape) +
-                                   " threads=" + std::to_string(m.baseline_threads.value_or(m.threads)) +
-                                   " was not measured");
-                continue;
-            }
-            m.baseline_value = it->second->value;
+            in.notes.push_back(m.name + ": " + what + " op=" + op + " shape=" + shape.value_or(m.shape) +
+                               " threads=" + std::to_string(threads.value_or(m.threads)) + " was not measured");
+            return;
         }
-        if (m.baseline_value && *m.baseline_value > 0) m.ratio = m.value / *m.baseline_value;
+        if (*value > 0) ratio = m.value / *value;
+    };
+    for (Measurement &m : in.rows) {
+        if (m.baseline) {
+            resolve_ref(m, "baseline", *m.baseline, m.baseline_shape, m.baseline_threads, m.baseline_value_given,
+                        m.baseline_row, m.baseline_value, m.ratio);
+        }
+        if (m.peak) {
+            resolve_ref(m, "peak", *m.peak, m.peak_shape, m.peak_threads, m.peak_value_given, m.peak_row,
+                        m.peak_value, m.peak_ratio);
+        }
     }
 }
 
@@ -350,6 +421,14 @@ void print(const Input &in) {
     }
     for (const auto &[unit, base] : sections) {
         std::cout << "\n" << unit << " vs " << base << "\n";
+        // Peak columns when some row of the section has a peak (its name: the first one's).
+        std::string peak;
+        for (const Measurement &m : in.rows) {
+            if (m.baseline && m.unit == unit && *m.baseline == base && m.peak) {
+                peak = *m.peak;
+                break;
+            }
+        }
         std::vector<std::vector<std::string>> rows;
         for (const Measurement &m : in.rows) {
             if (!m.baseline || m.unit != unit || *m.baseline != base) continue;
@@ -358,9 +437,19 @@ void print(const Input &in) {
                             fmt(m.value, 2), cv_text(m),
                             m.baseline_value ? fmt(*m.baseline_value, 2) : "missing",
                             m.ratio ? fmt(*m.ratio, 3) : "-"});
+            if (!peak.empty()) {
+                rows.back().push_back(!m.peak ? "" : m.peak_value ? fmt(*m.peak_value, 2) : "missing");
+                rows.back().push_back(m.peak_ratio ? fmt(*m.peak_ratio, 3) : "-");
+            }
         }
-        print_table({"op", "scheme/shape", "elements", "threads", unit, "noise", base + " " + unit, "fraction"},
-                    rows, {false, false, true, true, true, true, true, true});
+        std::vector<std::string> header = {"op", "scheme/shape", "elements", "threads", unit, "noise",
+                                           base + " " + unit, "fraction"};
+        std::vector<bool> right = {false, false, true, true, true, true, true, true};
+        if (!peak.empty()) {
+            header.insert(header.end(), {peak + " " + unit, "of peak"});
+            right.insert(right.end(), {true, true});
+        }
+        print_table(header, rows, right);
     }
     std::vector<std::vector<std::string>> refs;
     for (const Measurement &m : in.rows) {
@@ -395,6 +484,12 @@ nlohmann::ordered_json to_json(const Input &in) {
         r["cv"] = m.cv ? ojson(round4(*m.cv)) : ojson(nullptr);
         if (!m.scheme.empty()) r["scheme"] = m.scheme;
         if (m.elements) r["elements"] = *m.elements;
+        if (m.peak) {
+            r["peak"] = *m.peak;
+            r["peak_row"] = m.peak_row ? ojson(m.peak_row->name) : ojson(nullptr);
+            r["peak_value"] = m.peak_value ? ojson(round4(*m.peak_value)) : ojson(nullptr);
+            r["peak_ratio"] = m.peak_ratio ? ojson(round4(*m.peak_ratio)) : ojson(nullptr);
+        }
         out.push_back(std::move(r));
     }
     return out;

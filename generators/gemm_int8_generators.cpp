@@ -1,7 +1,7 @@
 // int8 GEMM: weight packing and the GEMM with its output stages.
 // Algorithms only; schedules/x86/gemm_x86.h decides the loops.
 //
-//   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, n, ko) = w(4 ko + kk, n), zero-padded
+//   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, n, ko) = w(G ko + kk, n), zero-padded
 //                       to the extents the caller allocates; row_sums(n) = sum_k w(k, n)
 //   gemm_int8_s32       c(n, m) = acc(n, m)
 //   gemm_int8_requant   c(n, m) = requantize(acc(n, m), multiplier(n), ...)  as u8 or s8
@@ -11,8 +11,10 @@
 // where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
 // a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
 //
-// A's K extent must equal 4 * packed's ko extent (the runtime pads K to a multiple of
-// 4); packed's n extent is padded to whole column panels. Rows of A past M are
+// G, the k group, is the depth of the target's multiply-accumulate step
+// (schedules/x86/gemm_x86.h, k_group: 4 for VNNI, 2 for pmaddwd); the runtime
+// pads K to a multiple of 4 and allocates packed as (G, N padded, K padded / G).
+// packed's n extent is padded to whole column panels. Rows of A past M are
 // read clamped (their results are not stored), columns past N have zero weights.
 #include "Halide.h"
 #include "common/numerics.h"
@@ -31,9 +33,10 @@ public:
     Output<Buffer<int32_t>> row_sums{"row_sums", 1};  // row_sums(n), 0 for padded columns
 
     void generate() {
+        const int group = sx86::k_group(get_target());
         Func w_padded = BoundaryConditions::constant_exterior(w, cast<int8_t>(0));
-        packed(kk, n, ko) = w_padded(4 * ko + kk, n);
-        packed.dim(0).set_bounds(0, 4).dim(1).set_stride(4);  // the dense layout the GEMM reads
+        packed(kk, n, ko) = w_padded(group * ko + kk, n);
+        packed.dim(0).set_bounds(0, group).dim(1).set_stride(group);  // the dense layout the GEMM reads
         RDom rk(0, w.dim(0).extent(), "rk");
         row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
     }
@@ -76,16 +79,17 @@ public:
     }
 
     void generate() {
-        // The packed layout is dense: a k group of one column is 4 bytes, and
-        // columns are adjacent, so 16 columns' groups are one 64-byte vector.
-        packed.dim(0).set_bounds(0, 4).dim(1).set_stride(4);
+        // The packed layout is dense: a k group of one column is `group` bytes,
+        // and columns are adjacent, so a vector of columns' groups is one load.
+        const int group = sx86::k_group(get_target());
+        packed.dim(0).set_bounds(0, group).dim(1).set_stride(group);
         const Expr rows = a.dim(1).extent();
         a_rows(k, m) = a(k, min(m, rows - 1));  // clamped: tiles past M compute, never store
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
 
-        r = RDom(0, 4, 0, packed.dim(2).extent(), "r");  // r.x: k within a group of 4, r.y: group
+        r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
         acc(n, m) = bias_folded(n);
-        acc(n, m) += cast<int32_t>(a_rows(4 * r.y + r.x, m)) * cast<int32_t>(packed(r.x, n, r.y));
+        acc(n, m) += cast<int32_t>(a_rows(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, n, r.y));
 
         if (kind == GemmOutput::s32) {
             c(n, m) = acc(n, m);

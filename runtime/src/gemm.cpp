@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernel_call.h"
+#include "qforge/dispatch.h"
 #include "qf_gemm_f32.h"
 #include "qf_gemm_f32_gemv.h"
 #include "qf_gemm_f32_kblock.h"
@@ -125,8 +126,8 @@ void run(const char *op, const GemmKernels &kernels, const PreparedActivations &
     if (channel_scale.empty()) channel_scale.assign(static_cast<size_t>(w.n_padded()), 0.0f);
     Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(a.data), static_cast<int>(a.k_padded),
                                         static_cast<int>(a.m));
-    Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.packed()), 4, static_cast<int>(w.n_padded()),
-                                       static_cast<int>(w.k_padded() / 4));
+    Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.packed()), static_cast<int>(w.k_group()),
+                                       static_cast<int>(w.n_padded()), static_cast<int>(w.k_padded() / w.k_group()));
     Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(w.row_sums()), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
@@ -167,10 +168,12 @@ PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     k_padded_ = round_up(k_, 4);
     packed_.assign(static_cast<size_t>(n_padded_ * k_padded_), 0);
     row_sums_.assign(static_cast<size_t>(n_padded_), 0);
-    detail::ensure_kernel_runtime();
+    // The kernels' k group follows the variant dispatch picks (gemm_x86.h, k_group).
+    k_group_ = cpu_variant() == CpuVariant::avx512_vnni ? 4 : 2;
     Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(static_cast<const int8_t *>(w.data())),
                                        static_cast<int>(k_), static_cast<int>(n_));
-    Halide::Runtime::Buffer<int8_t> pb(packed_.data(), 4, static_cast<int>(n_padded_), static_cast<int>(k_padded_ / 4));
+    Halide::Runtime::Buffer<int8_t> pb(packed_.data(), static_cast<int>(k_group_), static_cast<int>(n_padded_),
+                                       static_cast<int>(k_padded_ / k_group_));
     Halide::Runtime::Buffer<int32_t> sb(row_sums_.data(), static_cast<int>(n_padded_));
     detail::check_kernel(qf_pack_gemm_weights(wb, pb, sb), op, "qf_pack_gemm_weights");
 }

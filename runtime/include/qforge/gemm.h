@@ -21,8 +21,10 @@
 
 namespace qforge {
 
-// Weights [N, K] s8 packed for the GEMM kernels: K padded to a multiple of 4
-// (groups of 4 consecutive k of one output column are contiguous), N padded
+// Weights [N, K] s8 packed for the GEMM kernels: K padded to a multiple of 4,
+// groups of G consecutive k of one output column contiguous (G = 4 for the
+// VNNI kernels, 2 for the others: the layout follows the CPU variant dispatch
+// chose, so packed weights belong to the process that packed them), N padded
 // to a whole number of column panels, plus sum_k W[n, k] per row.
 class PackedGemmWeights {
 public:
@@ -36,14 +38,15 @@ public:
     // Layout details, for the kernels.
     int64_t n_padded() const { return n_padded_; }
     int64_t k_padded() const { return k_padded_; }
+    int64_t k_group() const { return k_group_; }  // 4 on AVX-512 VNNI, 2 elsewhere
     const int8_t *packed() const { return packed_.data(); }
     const int32_t *row_sums() const { return row_sums_.data(); }
 
     static constexpr int64_t kColumnPanel = 64;  // N is padded to a multiple of this
 
 private:
-    int64_t n_ = 0, k_ = 0, n_padded_ = 0, k_padded_ = 0;
-    std::vector<int8_t> packed_;     // (k % 4, n, k / 4), innermost first
+    int64_t n_ = 0, k_ = 0, n_padded_ = 0, k_padded_ = 0, k_group_ = 4;
+    std::vector<int8_t> packed_;     // (k % G, n, k / G), innermost first; G = k_group()
     std::vector<int32_t> row_sums_;  // N
 };
 
