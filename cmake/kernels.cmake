@@ -38,3 +38,11 @@ foreach (kind s32 u8 s8 f32)
   qforge_kernel(qf_gemm_${kind}_gemv   GENERATOR ${gen} PARAMS ${params} tile_m=1)
   qforge_kernel(qf_gemm_${kind}_kblock GENERATOR ${gen} PARAMS ${params} k_block=128)
 endforeach ()
+
+# int8 convolution: im2col feeding the GEMM above (general and grouped convs),
+# and a direct depthwise kernel per output kind.
+qforge_kernel(qf_im2col              GENERATOR im2col_int8)
+qforge_kernel(qf_dwconv_s32          GENERATOR depthwise_conv_int8_s32)
+qforge_kernel(qf_dwconv_u8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=uint8)
+qforge_kernel(qf_dwconv_s8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=int8)
+qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32)

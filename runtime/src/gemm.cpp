@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "gemm_internal.h"
 #include "kernel_call.h"
 #include "qforge/dispatch.h"
 #include "qf_gemm_f32.h"
@@ -116,41 +117,85 @@ void check_weights(const char *op, const PackedGemmWeights &w) {
     if (w.empty()) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
 }
 
-void run(const char *op, const GemmKernels &kernels, const PreparedActivations &a, const PackedGemmWeights &w,
-         const GemmOptions &opt, std::vector<float> &channel_scale, int32_t out_zp, int32_t out_min, int32_t out_max,
-         const TensorView &c) {
-    if (a.m == 0) return;
-    detail::ensure_kernel_runtime();
-    std::vector<int32_t> bias(static_cast<size_t>(w.n_padded()), 0);
-    if (opt.bias) std::copy(opt.bias, opt.bias + w.n(), bias.begin());
-    if (channel_scale.empty()) channel_scale.assign(static_cast<size_t>(w.n_padded()), 0.0f);
-    Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(a.data), static_cast<int>(a.k_padded),
-                                        static_cast<int>(a.m));
+GemmKernels kernels_for(DType out) {
+    switch (out) {
+    case DType::s32: return QF_GEMM_KERNELS(s32);
+    case DType::u8: return QF_GEMM_KERNELS(u8);
+    case DType::s8: return QF_GEMM_KERNELS(s8);
+    case DType::f32: return QF_GEMM_KERNELS(f32);
+    }
+    throw ShapeError("gemm: no kernel for output dtype " + std::string(dtype_name(out)));
+}
+
+}  // namespace
+
+namespace detail {
+
+GemmEpilogue GemmEpilogue::requantized(const char *op, const Requantization &rq, DType out, const PackedGemmWeights &w) {
+    if (out != DType::u8 && out != DType::s8) {
+        throw ShapeError(std::string(op) + ": the output must be u8 or s8, got " + dtype_name(out));
+    }
+    const int32_t lo = out == DType::s8 ? -128 : 0, hi = out == DType::s8 ? 127 : 255;
+    if (rq.out_min < lo || rq.out_max > hi || rq.out_min > rq.out_max) {
+        throw InvalidArgument(std::string(op) + ": clamp bounds [" + std::to_string(rq.out_min) + ", " +
+                              std::to_string(rq.out_max) + "] must be ordered and inside " + dtype_name(out) +
+                              " [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+    if (rq.out_zero_point < lo || rq.out_zero_point > hi) {
+        throw InvalidArgument(std::string(op) + ": out_zero_point " + std::to_string(rq.out_zero_point) +
+                              " is outside " + dtype_name(out) + " [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "]");
+    }
+    for (size_t i = 0; i < rq.multiplier.size(); i++) {
+        if (!std::isfinite(rq.multiplier[i]) || !(rq.multiplier[i] > 0.0f)) {
+            throw InvalidArgument(std::string(op) + ": multiplier[" + std::to_string(i) +
+                                  "] must be finite and > 0, got " + std::to_string(rq.multiplier[i]));
+        }
+    }
+    return {out, per_column(op, "multiplier", rq.multiplier, w), rq.out_zero_point, rq.out_min, rq.out_max};
+}
+
+GemmEpilogue GemmEpilogue::dequantized(const char *op, const std::vector<float> &out_scale, const PackedGemmWeights &w) {
+    for (size_t i = 0; i < out_scale.size(); i++) {
+        if (!std::isfinite(out_scale[i])) {
+            throw InvalidArgument(std::string(op) + ": out_scale[" + std::to_string(i) + "] must be finite, got " +
+                                  std::to_string(out_scale[i]));
+        }
+    }
+    return {DType::f32, per_column(op, "out_scale", out_scale, w), 0, 0, 0};
+}
+
+GemmEpilogue GemmEpilogue::raw(const PackedGemmWeights &w) {
+    return {DType::s32, std::vector<float>(static_cast<size_t>(w.n_padded()), 0.0f), 0, 0, 0};
+}
+
+void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_point, const PackedGemmWeights &w,
+              const int32_t *bias, const GemmEpilogue &epilogue, halide_buffer_t *c) {
+    if (m == 0) return;
+    ensure_kernel_runtime();
+    std::vector<int32_t> bias_padded(static_cast<size_t>(w.n_padded()), 0);
+    if (bias) std::copy(bias, bias + w.n(), bias_padded.begin());
+    std::vector<float> channel_scale = epilogue.channel_scale;
     Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.packed()), static_cast<int>(w.k_group()),
                                        static_cast<int>(w.n_padded()), static_cast<int>(w.k_padded() / w.k_group()));
     Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(w.row_sums()), static_cast<int>(w.n_padded()));
-    Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(w.n_padded()));
+    Halide::Runtime::Buffer<int32_t> bb(bias_padded.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
-    halide_buffer_t *cb = nullptr;
-    Halide::Runtime::Buffer<void> out(c.dtype() == DType::f32   ? halide_type_of<float>()
-                                      : c.dtype() == DType::s32 ? halide_type_of<int32_t>()
-                                      : c.dtype() == DType::u8  ? halide_type_of<uint8_t>()
-                                                                : halide_type_of<int8_t>(),
-                                      c.data(), static_cast<int>(w.n()), static_cast<int>(a.m));
-    cb = out.raw_buffer();
+    const GemmKernels kernels = kernels_for(epilogue.out);
     KernelFn fn = kernels.tiled;
     std::string name = kernels.name;
-    if (a.m <= kGemvMaxRows) {
+    if (m <= kGemvMaxRows) {
         fn = kernels.gemv;
         name += "_gemv";
     } else if (w.k() >= kKBlockMinK) {
         fn = kernels.kblock;
         name += "_kblock";
     }
-    detail::check_kernel(fn(ab, pb, sb, bb, a.zero_point, cs, out_zp, out_min, out_max, cb), op, name.c_str());
+    check_kernel(fn(a, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max, c),
+                 op, name.c_str());
 }
 
-}  // namespace
+}  // namespace detail
 
 PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     const char *op = "PackedGemmWeights";
@@ -178,65 +223,41 @@ PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     detail::check_kernel(qf_pack_gemm_weights(wb, pb, sb), op, "qf_pack_gemm_weights");
 }
 
+namespace {
+
+// The public GEMMs: check A and C, then one kernel call.
+void gemm_public(const char *op, const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
+                 const detail::GemmEpilogue &epilogue, const TensorView &c) {
+    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
+    check_output(op, c, epilogue.out, pa, w);
+    if (pa.m == 0) return;
+    Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(pa.data), static_cast<int>(pa.k_padded),
+                                        static_cast<int>(pa.m));
+    Halide::Runtime::Buffer<void> cb(detail::halide_type_for(c.dtype()), c.data(), static_cast<int>(w.n()),
+                                     static_cast<int>(pa.m));
+    detail::run_gemm(op, ab, pa.m, pa.zero_point, w, opt.bias, epilogue, cb);
+}
+
+}  // namespace
+
 void gemm_s32(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt, const TensorView &c) {
     const char *op = "gemm_s32";
     check_weights(op, w);
-    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
-    check_output(op, c, DType::s32, pa, w);
-    std::vector<float> unused;
-    run(op, QF_GEMM_KERNELS(s32), pa, w, opt, unused, 0, 0, 0, c);
+    gemm_public(op, a, w, opt, detail::GemmEpilogue::raw(w), c);
 }
 
 void gemm_requantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
                       const Requantization &rq, const TensorView &c) {
     const char *op = "gemm_requantized";
     check_weights(op, w);
-    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
-    if (c.dtype() != DType::u8 && c.dtype() != DType::s8) {
-        throw ShapeError(std::string(op) + ": c must be u8 or s8, got " + c.describe());
-    }
-    check_output(op, c, c.dtype(), pa, w);
-    const int32_t lo = c.dtype() == DType::s8 ? -128 : 0, hi = c.dtype() == DType::s8 ? 127 : 255;
-    if (rq.out_min < lo || rq.out_max > hi || rq.out_min > rq.out_max) {
-        throw InvalidArgument(std::string(op) + ": clamp bounds [" + std::to_string(rq.out_min) + ", " +
-                              std::to_string(rq.out_max) + "] must be ordered and inside " + dtype_name(c.dtype()) +
-                              " [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-    if (rq.out_zero_point < lo || rq.out_zero_point > hi) {
-        throw InvalidArgument(std::string(op) + ": out_zero_point " + std::to_string(rq.out_zero_point) +
-                              " is outside " + dtype_name(c.dtype()) + " [" + std::to_string(lo) + ", " +
-                              std::to_string(hi) + "]");
-    }
-    for (size_t i = 0; i < rq.multiplier.size(); i++) {
-        if (!std::isfinite(rq.multiplier[i]) || !(rq.multiplier[i] > 0.0f)) {
-            throw InvalidArgument(std::string(op) + ": multiplier[" + std::to_string(i) +
-                                  "] must be finite and > 0, got " + std::to_string(rq.multiplier[i]));
-        }
-    }
-    auto mult = per_column(op, "multiplier", rq.multiplier, w);
-    if (c.dtype() == DType::u8) {
-        run(op, QF_GEMM_KERNELS(u8), pa, w, opt, mult, rq.out_zero_point,
-            rq.out_min, rq.out_max, c);
-    } else {
-        run(op, QF_GEMM_KERNELS(s8), pa, w, opt, mult, rq.out_zero_point,
-            rq.out_min, rq.out_max, c);
-    }
+    gemm_public(op, a, w, opt, detail::GemmEpilogue::requantized(op, rq, c.dtype(), w), c);
 }
 
 void gemm_dequantized(const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
                       const std::vector<float> &out_scale, const TensorView &c) {
     const char *op = "gemm_dequantized";
     check_weights(op, w);
-    auto pa = prepare_activations(op, a, w, opt.a_zero_point);
-    check_output(op, c, DType::f32, pa, w);
-    for (size_t i = 0; i < out_scale.size(); i++) {
-        if (!std::isfinite(out_scale[i])) {
-            throw InvalidArgument(std::string(op) + ": out_scale[" + std::to_string(i) + "] must be finite, got " +
-                                  std::to_string(out_scale[i]));
-        }
-    }
-    auto scale = per_column(op, "out_scale", out_scale, w);
-    run(op, QF_GEMM_KERNELS(f32), pa, w, opt, scale, 0, 0, 0, c);
+    gemm_public(op, a, w, opt, detail::GemmEpilogue::dequantized(op, out_scale, w), c);
 }
 
 }  // namespace qforge

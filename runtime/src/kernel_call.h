@@ -27,6 +27,17 @@ void require_same_shape(const char *op, const char *name_a, const TensorView &a,
 void require_no_partial_overlap(const char *op, const char *name_a, const TensorView &a,
                                 const char *name_b, const TensorView &b);
 
+// The Halide element type of a dtype.
+inline halide_type_t halide_type_for(DType t) {
+    switch (t) {
+    case DType::f32: return halide_type_of<float>();
+    case DType::u8: return halide_type_of<uint8_t>();
+    case DType::s8: return halide_type_of<int8_t>();
+    case DType::s32: return halide_type_of<int32_t>();
+    }
+    return halide_type_of<uint8_t>();
+}
+
 // A 1-D Halide buffer over all elements of a contiguous view.
 template<typename T> Halide::Runtime::Buffer<T> flat_buffer(const TensorView &t) {
     return Halide::Runtime::Buffer<T>(t.data_as<T>(), static_cast<int>(t.numel()));

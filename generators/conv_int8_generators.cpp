@@ -1,0 +1,113 @@
+// int8 convolution, NHWC activations, OHWI weights. Algorithms only
+// (schedules/x86/conv_x86.h). Two paths:
+//   im2col_int8          gathers each output pixel's receptive field (one
+//                        group's channels) into a row of a u8 matrix that the
+//                        int8 GEMM multiplies with the OHWI weights ([O, KH*KW*Ci]
+//                        is exactly the GEMM's [N, K] weight layout);
+//   depthwise_conv_int8  one filter per channel, computed directly.
+// Padding reads the input zero point, so padded taps contribute 0 to
+// sum (x - z_x) * w. Activations are u8 here; s8 input arrives shifted by +128
+// (the runtime's x ^ 0x80) with its zero point shifted too, as in the GEMM.
+#include "Halide.h"
+#include "common/numerics.h"
+#include "schedules/x86/conv_x86.h"
+
+namespace {
+
+using namespace Halide;
+namespace nx = qforge::numerics;
+namespace sx86 = qforge::schedules::x86;
+
+
+class Im2colInt8 : public Generator<Im2colInt8> {
+public:
+    Input<Buffer<uint8_t>> x{"x", 4};            // x(c, w, h, n)
+    Input<int32_t> channel_offset{"channel_offset"};  // first channel of the group
+    Input<int32_t> out_width{"out_width"};
+    Input<int32_t> out_height{"out_height"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Input<int32_t> x_zero_point{"x_zero_point"};
+    // col(ci, kw, kh, p): p the output pixel (n, oy, ox) in row-major order;
+    // the runtime gives it strides making each pixel's row K_padded bytes.
+    Output<Buffer<uint8_t>> col{"col", 4};
+
+    void generate() {
+        Func x_padded = BoundaryConditions::constant_exterior(x, cast<uint8_t>(x_zero_point));
+        Expr ox = p % out_width, oy = (p / out_width) % out_height, n = p / (out_width * out_height);
+        Expr ix = ox * stride_w - pad_left + kw * dilation_w;
+        Expr iy = oy * stride_h - pad_top + kh * dilation_h;
+        col(ci, kw, kh, p) = x_padded(channel_offset + ci, ix, iy, n);
+    }
+
+    void schedule() { sx86::schedule_im2col(col, ci, kw, kh, p, get_target()); }
+
+private:
+    Var ci{"ci"}, kw{"kw"}, kh{"kh"}, p{"p"};
+};
+
+enum class ConvOutput { s32, requant, f32 };
+
+template<ConvOutput kind>
+class DepthwiseConvInt8 : public Generator<DepthwiseConvInt8<kind>> {
+public:
+    template<typename T> using Input = typename Generator<DepthwiseConvInt8>::template Input<T>;
+    template<typename T> using Output = typename Generator<DepthwiseConvInt8>::template Output<T>;
+    template<typename T> using GeneratorParam = typename Generator<DepthwiseConvInt8>::template GeneratorParam<T>;
+    using Generator<DepthwiseConvInt8>::get_target;
+
+    GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
+
+    Input<Buffer<uint8_t>> x{"x", 4};         // x(c, w, h, n)
+    Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost
+    Input<Buffer<int32_t>> bias{"bias", 1};   // bias(c)
+    Input<int32_t> x_zero_point{"x_zero_point"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Input<Buffer<float>> channel_scale{"channel_scale", 1};  // multiplier(c) or out_scale(c)
+    Input<int32_t> out_zero_point{"out_zero_point"};
+    Input<int32_t> out_min{"out_min"};
+    Input<int32_t> out_max{"out_max"};
+    Output<Func> y{"y", 4};                   // y(c, ox, oy, n)
+
+    void configure() {
+        y.set_type(kind == ConvOutput::s32 ? Int(32) : kind == ConvOutput::f32 ? Float(32) : Type(requant_type));
+    }
+
+    void generate() {
+        Func x_padded = BoundaryConditions::constant_exterior(x, cast<uint8_t>(x_zero_point));
+        r = RDom(0, w.dim(1).extent(), 0, w.dim(2).extent(), "r");  // (kw, kh)
+        Expr ix = ox * stride_w - pad_left + r.x * dilation_w;
+        Expr iy = oy * stride_h - pad_top + r.y * dilation_h;
+        acc(c, ox, oy, n) = bias(c);
+        acc(c, ox, oy, n) += (cast<int32_t>(x_padded(c, ix, iy, n)) - x_zero_point) * cast<int32_t>(w(c, r.x, r.y));
+        if (kind == ConvOutput::s32) {
+            y(c, ox, oy, n) = acc(c, ox, oy, n);
+        } else if (kind == ConvOutput::f32) {
+            y(c, ox, oy, n) = cast<float>(acc(c, ox, oy, n)) * channel_scale(c);
+        } else {
+            y(c, ox, oy, n) = cast(requant_type, nx::requantize(acc(c, ox, oy, n), channel_scale(c), out_zero_point,
+                                                                out_min, out_max));
+        }
+    }
+
+    void schedule() { sx86::schedule_depthwise_conv(y, acc, c, ox, oy, n, get_target()); }
+
+private:
+    Var c{"c"}, ox{"ox"}, oy{"oy"}, n{"n"};
+    RDom r;
+    Func acc{"acc"};
+};
+
+using DepthwiseConvS32 = DepthwiseConvInt8<ConvOutput::s32>;
+using DepthwiseConvRequant = DepthwiseConvInt8<ConvOutput::requant>;
+using DepthwiseConvF32 = DepthwiseConvInt8<ConvOutput::f32>;
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(Im2colInt8, im2col_int8)
+HALIDE_REGISTER_GENERATOR(DepthwiseConvS32, depthwise_conv_int8_s32)
+HALIDE_REGISTER_GENERATOR(DepthwiseConvRequant, depthwise_conv_int8_requant)
+HALIDE_REGISTER_GENERATOR(DepthwiseConvF32, depthwise_conv_int8_f32)

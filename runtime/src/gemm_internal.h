@@ -1,0 +1,30 @@
+// Internal: the GEMM kernel call behind the public GEMMs and the convolution
+// (which feeds it im2col rows and writes into strided output columns).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "HalideRuntime.h"
+#include "qforge/gemm.h"
+
+namespace qforge::detail {
+
+// The output stage, validated, with its per-column vector padded to the
+// packed column count.
+struct GemmEpilogue {
+    DType out;
+    std::vector<float> channel_scale;  // multiplier or out_scale per column (unused for s32)
+    int32_t out_zero_point, out_min, out_max;
+
+    static GemmEpilogue raw(const PackedGemmWeights &w);
+    static GemmEpilogue requantized(const char *op, const Requantization &rq, DType out, const PackedGemmWeights &w);
+    static GemmEpilogue dequantized(const char *op, const std::vector<float> &out_scale, const PackedGemmWeights &w);
+};
+
+// a: u8 (K padded, m) rows with zero point a_zero_point (already in u8
+// terms); c: (N, m) of the epilogue's type, any strides. bias: N or nullptr.
+void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_point, const PackedGemmWeights &w,
+              const int32_t *bias, const GemmEpilogue &epilogue, halide_buffer_t *c);
+
+}  // namespace qforge::detail
