@@ -131,7 +131,7 @@ GemmKernels kernels_for(DType out) {
 
 namespace detail {
 
-GemmEpilogue GemmEpilogue::requantized(const char *op, const Requantization &rq, DType out, const PackedGemmWeights &w) {
+void check_requantization(const char *op, const Requantization &rq, DType out) {
     if (out != DType::u8 && out != DType::s8) {
         throw ShapeError(std::string(op) + ": the output must be u8 or s8, got " + dtype_name(out));
     }
@@ -146,12 +146,17 @@ GemmEpilogue GemmEpilogue::requantized(const char *op, const Requantization &rq,
                               " is outside " + dtype_name(out) + " [" + std::to_string(lo) + ", " +
                               std::to_string(hi) + "]");
     }
+    if (rq.multiplier.empty()) throw InvalidArgument(std::string(op) + ": multiplier is empty");
     for (size_t i = 0; i < rq.multiplier.size(); i++) {
         if (!std::isfinite(rq.multiplier[i]) || !(rq.multiplier[i] > 0.0f)) {
             throw InvalidArgument(std::string(op) + ": multiplier[" + std::to_string(i) +
                                   "] must be finite and > 0, got " + std::to_string(rq.multiplier[i]));
         }
     }
+}
+
+GemmEpilogue GemmEpilogue::requantized(const char *op, const Requantization &rq, DType out, const PackedGemmWeights &w) {
+    check_requantization(op, rq, out);
     return {out, per_column(op, "multiplier", rq.multiplier, w), rq.out_zero_point, rq.out_min, rq.out_max};
 }
 

@@ -22,6 +22,10 @@ struct GemmEpilogue {
     static GemmEpilogue dequantized(const char *op, const std::vector<float> &out_scale, const PackedGemmWeights &w);
 };
 
+// The requantized output's rules: u8/s8, ordered clamp bounds and zero point
+// inside the type, multipliers finite and > 0 (1 or per-channel entries).
+void check_requantization(const char *op, const Requantization &rq, DType out);
+
 // a: u8 (K padded, m) rows with zero point a_zero_point (already in u8
 // terms); c: (N, m) of the epilogue's type, any strides. bias: N or nullptr.
 void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_point, const PackedGemmWeights &w,

@@ -3,6 +3,7 @@
 
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
+#include "qforge/conv.h"
 #include "qforge/gemm.h"
 #include "qforge/observers.h"
 #include "qforge/ops.h"

@@ -1,0 +1,274 @@
+// int8 convolution: geometry checks, then the depthwise kernel, the GEMM on
+// the input (1x1), or im2col + GEMM per group.
+#include "qforge/conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "gemm_internal.h"
+#include "kernel_call.h"
+#include "qf_dwconv_f32.h"
+#include "qf_dwconv_s32.h"
+#include "qf_dwconv_s8.h"
+#include "qf_dwconv_u8.h"
+#include "qf_im2col.h"
+#include "qforge/error.h"
+
+namespace qforge {
+
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+void check_geometry(const char *op, const Conv2dGeometry &g, const PackedConvWeights &w) {
+    if (g.stride_h < 1 || g.stride_w < 1) {
+        throw InvalidArgument(std::string(op) + ": strides must be >= 1, got " + str(g.stride_h) + "x" + str(g.stride_w));
+    }
+    if (g.dilation_h < 1 || g.dilation_w < 1) {
+        throw InvalidArgument(std::string(op) + ": dilations must be >= 1, got " + str(g.dilation_h) + "x" +
+                              str(g.dilation_w));
+    }
+    // Padding beyond the dilated kernel would produce outputs that see only padding.
+    const int64_t span_h = (w.kernel_h() - 1) * g.dilation_h + 1, span_w = (w.kernel_w() - 1) * g.dilation_w + 1;
+    for (auto [name, pad, span] : {std::tuple<const char *, int, int64_t>{"pad_top", g.pad_top, span_h},
+                                   {"pad_bottom", g.pad_bottom, span_h},
+                                   {"pad_left", g.pad_left, span_w},
+                                   {"pad_right", g.pad_right, span_w}}) {
+        if (pad < 0 || pad >= span) {
+            throw InvalidArgument(std::string(op) + ": " + name + " = " + str(pad) + " is out of range [0, " +
+                                  str(span - 1) + "] for the dilated kernel extent " + str(span));
+        }
+    }
+    if (g.groups != w.groups()) {
+        throw InvalidArgument(std::string(op) + ": groups = " + str(g.groups) + " but the weights were packed for " +
+                              str(w.groups()));
+    }
+}
+
+struct Prepared {
+    std::vector<uint8_t> storage;  // a u8 copy when x is s8
+    const uint8_t *data = nullptr;
+    int32_t zero_point = 0;       // in u8 terms
+    int64_t n = 0, h = 0, w = 0, c = 0;
+};
+
+Prepared prepare_input(const char *op, const TensorView &x, const PackedConvWeights &w, int32_t z) {
+    if (x.dtype() != DType::u8 && x.dtype() != DType::s8) {
+        throw ShapeError(std::string(op) + ": x must be u8 or s8 NHWC, got " + x.describe());
+    }
+    detail::require_tensor(op, "x", x, x.dtype());
+    if (x.rank() != 4) throw ShapeError(std::string(op) + ": x must be NHWC (rank 4), got " + x.describe());
+    Prepared p;
+    p.n = x.dim(0);
+    p.h = x.dim(1);
+    p.w = x.dim(2);
+    p.c = x.dim(3);
+    if (p.c != w.in_channels_per_group() * w.groups()) {
+        throw ShapeError(std::string(op) + ": x " + x.describe() + " has " + str(p.c) + " channels; the weights need " +
+                         str(w.in_channels_per_group() * w.groups()) + " (" + str(w.groups()) + " groups of " +
+                         str(w.in_channels_per_group()) + ")");
+    }
+    const bool is_signed = x.dtype() == DType::s8;
+    const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    if (z < lo || z > hi) {
+        throw InvalidArgument(std::string(op) + ": the input zero point " + str(z) + " is outside " +
+                              dtype_name(x.dtype()) + " [" + str(lo) + ", " + str(hi) + "]");
+    }
+    p.zero_point = z + (is_signed ? 128 : 0);
+    if (!is_signed) {
+        p.data = static_cast<const uint8_t *>(x.data());
+        return p;
+    }
+    const auto *src = static_cast<const uint8_t *>(x.data());
+    p.storage.resize(static_cast<size_t>(x.numel()));
+    for (size_t i = 0; i < p.storage.size(); i++) p.storage[i] = src[i] ^ 0x80;
+    p.data = p.storage.data();
+    return p;
+}
+
+// The per-output-channel vector of one group (1 entry: shared by all).
+std::vector<float> group_slice(const std::vector<float> &v, int64_t first, int64_t count) {
+    if (v.size() == 1) return v;
+    return std::vector<float>(v.begin() + first, v.begin() + first + count);
+}
+
+struct Epilogue {
+    DType out;
+    std::vector<float> channel_scale;  // 1 or C_out entries; empty for s32
+    Requantization rq;
+};
+
+void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
+            const GemmOptions &opt, const Epilogue &e, const TensorView &y) {
+    if (w.out_channels() == 0) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
+    check_geometry(op, g, w);
+    Prepared in = prepare_input(op, x, w, opt.a_zero_point);
+    const Shape out_shape = conv2d_output_shape(x.shape(), w, g);
+    detail::require_tensor(op, "y", y, e.out);
+    if (y.shape() != out_shape) {
+        throw ShapeError(std::string(op) + ": y must be " + TensorView(nullptr, e.out, out_shape).describe() +
+                         ", got " + y.describe());
+    }
+    const int64_t co = w.out_channels();
+    if (!e.channel_scale.empty() && e.channel_scale.size() != 1 && static_cast<int64_t>(e.channel_scale.size()) != co) {
+        throw InvalidArgument(std::string(op) + ": " + (e.out == DType::f32 ? "out_scale" : "multiplier") + " has " +
+                              str(e.channel_scale.size()) + " entries; expected 1 or C_out = " + str(co));
+    }
+    const int64_t oh = out_shape[1], ow = out_shape[2], pixels = in.n * oh * ow;
+    if (pixels == 0) return;
+    detail::ensure_kernel_runtime();
+
+    if (w.depthwise()) {
+        // Validate the epilogue the GEMM way (same rules), then call the direct kernel.
+        std::vector<int32_t> bias(static_cast<size_t>(co), 0);
+        if (opt.bias) std::copy(opt.bias, opt.bias + co, bias.begin());
+        std::vector<float> scale(static_cast<size_t>(co), 0.0f);
+        for (int64_t c = 0; c < co && !e.channel_scale.empty(); c++) {
+            scale[c] = e.channel_scale.size() == 1 ? e.channel_scale[0] : e.channel_scale[c];
+        }
+        Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(in.data), static_cast<int>(in.c),
+                                            static_cast<int>(in.w), static_cast<int>(in.h), static_cast<int>(in.n));
+        Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(w.depthwise_weights().data()), static_cast<int>(co),
+                                           static_cast<int>(w.kernel_w()), static_cast<int>(w.kernel_h()));
+        Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(co));
+        Halide::Runtime::Buffer<float> sb(scale.data(), static_cast<int>(co));
+        Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(co),
+                                         static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+        auto call = [&](auto fn, const char *name) {
+            detail::check_kernel(fn(xb, wb, bb, in.zero_point, g.stride_w, g.stride_h, g.dilation_w, g.dilation_h,
+                                    g.pad_left, g.pad_top, sb, e.rq.out_zero_point, e.rq.out_min, e.rq.out_max, yb),
+                                 op, name);
+        };
+        switch (e.out) {
+        case DType::s32: call(qf_dwconv_s32, "qf_dwconv_s32"); break;
+        case DType::u8: call(qf_dwconv_u8, "qf_dwconv_u8"); break;
+        case DType::s8: call(qf_dwconv_s8, "qf_dwconv_s8"); break;
+        case DType::f32: call(qf_dwconv_f32, "qf_dwconv_f32"); break;
+        }
+        return;
+    }
+
+    const int64_t og = co / g.groups, cg = w.in_channels_per_group();
+    const bool direct_gemm = g.groups == 1 && w.kernel_h() == 1 && w.kernel_w() == 1 && g.stride_h == 1 &&
+                             g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
+                             g.pad_right == 0 && cg % 4 == 0;
+    std::vector<uint8_t> col;
+    for (int gi = 0; gi < g.groups; gi++) {
+        const PackedGemmWeights &gw = w.group_weights()[gi];
+        const int64_t k_padded = gw.k_padded();
+        Halide::Runtime::Buffer<uint8_t> a;
+        if (direct_gemm) {
+            a = Halide::Runtime::Buffer<uint8_t>(const_cast<uint8_t *>(in.data), static_cast<int>(cg),
+                                                 static_cast<int>(pixels));
+        } else {
+            // One row of K padded bytes per output pixel; the pad beyond
+            // KH*KW*Cg meets zero weights, so it only has to be finite.
+            if (col.empty()) col.assign(static_cast<size_t>(pixels * k_padded), 0);
+            halide_dimension_t dims[4] = {{0, static_cast<int32_t>(cg), 1, 0},
+                                          {0, static_cast<int32_t>(w.kernel_w()), static_cast<int32_t>(cg), 0},
+                                          {0, static_cast<int32_t>(w.kernel_h()),
+                                           static_cast<int32_t>(cg * w.kernel_w()), 0},
+                                          {0, static_cast<int32_t>(pixels), static_cast<int32_t>(k_padded), 0}};
+            Halide::Runtime::Buffer<uint8_t> colb(col.data(), 4, dims);
+            Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(in.data), static_cast<int>(in.c),
+                                                static_cast<int>(in.w), static_cast<int>(in.h), static_cast<int>(in.n));
+            detail::check_kernel(qf_im2col(xb, static_cast<int32_t>(gi * cg), static_cast<int32_t>(ow),
+                                           static_cast<int32_t>(oh), g.stride_w, g.stride_h, g.dilation_w,
+                                           g.dilation_h, g.pad_left, g.pad_top, in.zero_point, colb),
+                                 op, "qf_im2col");
+            a = Halide::Runtime::Buffer<uint8_t>(col.data(), static_cast<int>(k_padded), static_cast<int>(pixels));
+        }
+        // This group's output channels: columns [gi * og, (gi + 1) * og) of every output pixel.
+        halide_dimension_t ydims[2] = {{0, static_cast<int32_t>(og), 1, 0},
+                                       {0, static_cast<int32_t>(pixels), static_cast<int32_t>(co), 0}};
+        auto *ybase = static_cast<uint8_t *>(y.data()) + gi * og * dtype_size(e.out);
+        Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), ybase, 2, ydims);
+        detail::GemmEpilogue ge = detail::GemmEpilogue::raw(gw);
+        if (e.out == DType::f32) {
+            ge = detail::GemmEpilogue::dequantized(op, group_slice(e.channel_scale, gi * og, og), gw);
+        } else if (e.out != DType::s32) {
+            Requantization rq = e.rq;
+            rq.multiplier = group_slice(e.channel_scale, gi * og, og);
+            ge = detail::GemmEpilogue::requantized(op, rq, e.out, gw);
+        }
+        detail::run_gemm(op, a, pixels, in.zero_point, gw, opt.bias ? opt.bias + gi * og : nullptr, ge, yb);
+    }
+}
+
+}  // namespace
+
+PackedConvWeights::PackedConvWeights(const TensorView &w, int groups) {
+    const char *op = "PackedConvWeights";
+    detail::require_tensor(op, "w", w, DType::s8);
+    if (w.rank() != 4) throw ShapeError(std::string(op) + ": w must be OHWI (rank 4), got " + w.describe());
+    if (groups < 1 || w.dim(0) % groups != 0) {
+        throw InvalidArgument(std::string(op) + ": groups = " + str(groups) + " must be >= 1 and divide C_out = " +
+                              str(w.dim(0)));
+    }
+    for (int d = 0; d < 4; d++) {
+        if (w.dim(d) < 1) throw ShapeError(std::string(op) + ": w has an empty dimension: " + w.describe());
+    }
+    out_channels_ = w.dim(0);
+    kh_ = w.dim(1);
+    kw_ = w.dim(2);
+    cg_ = w.dim(3);
+    groups_ = groups;
+    const auto *src = static_cast<const int8_t *>(w.data());
+    if (depthwise()) {
+        // OHWI [C, KH, KW, 1] -> (c, kw, kh) with c innermost: vectors across channels.
+        depthwise_.resize(static_cast<size_t>(out_channels_ * kh_ * kw_));
+        for (int64_t c = 0; c < out_channels_; c++) {
+            for (int64_t y = 0; y < kh_; y++) {
+                for (int64_t x = 0; x < kw_; x++) depthwise_[(y * kw_ + x) * out_channels_ + c] = src[(c * kh_ + y) * kw_ + x];
+            }
+        }
+        return;
+    }
+    // Each group's rows [O / groups, KH * KW * Cg] are contiguous in OHWI: the GEMM's [N, K].
+    const int64_t og = out_channels_ / groups, k = kh_ * kw_ * cg_;
+    for (int gi = 0; gi < groups; gi++) {
+        group_weights_.emplace_back(TensorView(const_cast<int8_t *>(src + gi * og * k), {og, k}));
+    }
+}
+
+Shape conv2d_output_shape(const Shape &x, const PackedConvWeights &w, const Conv2dGeometry &g) {
+    if (x.size() != 4) throw ShapeError("conv2d: x must be NHWC (rank 4)");
+    const int64_t span_h = (w.kernel_h() - 1) * g.dilation_h + 1, span_w = (w.kernel_w() - 1) * g.dilation_w + 1;
+    const int64_t eh = x[1] + g.pad_top + g.pad_bottom - span_h, ew = x[2] + g.pad_left + g.pad_right - span_w;
+    if (eh < 0 || ew < 0) {
+        throw ShapeError("conv2d: the dilated kernel (" + str(span_h) + "x" + str(span_w) +
+                         ") is larger than the padded input (" + str(x[1] + g.pad_top + g.pad_bottom) + "x" +
+                         str(x[2] + g.pad_left + g.pad_right) + ")");
+    }
+    return {x[0], eh / g.stride_h + 1, ew / g.stride_w + 1, w.out_channels()};
+}
+
+void conv2d_s32(const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g, const GemmOptions &opt,
+                const TensorView &y) {
+    conv2d("conv2d_s32", x, w, g, opt, {DType::s32, {}, {}}, y);
+}
+
+void conv2d_requantized(const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
+                        const GemmOptions &opt, const Requantization &rq, const TensorView &y) {
+    const char *op = "conv2d_requantized";
+    if (y.dtype() != DType::u8 && y.dtype() != DType::s8) {
+        throw ShapeError(std::string(op) + ": y must be u8 or s8, got " + y.describe());
+    }
+    detail::check_requantization(op, rq, y.dtype());  // the GEMM's rules, checked before any work
+    conv2d(op, x, w, g, opt, {y.dtype(), rq.multiplier, rq}, y);
+}
+
+void conv2d_dequantized(const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
+                        const GemmOptions &opt, const std::vector<float> &out_scale, const TensorView &y) {
+    const char *op = "conv2d_dequantized";
+    for (size_t i = 0; i < out_scale.size(); i++) {
+        if (!std::isfinite(out_scale[i])) {
+            throw InvalidArgument(std::string(op) + ": out_scale[" + str(i) + "] must be finite");
+        }
+    }
+    if (out_scale.empty()) throw InvalidArgument(std::string(op) + ": out_scale is empty");
+    conv2d(op, x, w, g, opt, {DType::f32, out_scale, {}}, y);
+}
+
+}  // namespace qforge
