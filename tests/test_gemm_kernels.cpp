@@ -3,7 +3,9 @@
 // bounds and shapes; once per x86 variant (variant_check.cpp).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -158,6 +160,53 @@ TEST(GemmKernels, WorstCaseAccumulatorDoesNotOverflowOrSaturate) {
         gemm_s32(TensorView(as.data(), {M, K}), packed, GemmOptions{}, TensorView(c.data(), {M, N}));
         for (int32_t v : c) ASSERT_EQ(v, int32_t(128 * 128 * K)) << "K=" << K << " s8";
     }
+}
+
+}  // namespace
+
+namespace {
+
+using namespace qforge;
+
+TEST(GemmErrors, BadInputIsRejectedAndNothingWritten) {
+    std::vector<uint8_t> a(4 * 8, 1);
+    std::vector<int8_t> w(5 * 8, 1);
+    PackedGemmWeights packed(TensorView(w.data(), {5, 8}));
+    std::vector<int32_t> c(4 * 5, 42);
+    const TensorView av(a.data(), {4, 8}), cv(c.data(), {4, 5});
+    auto expect = [&](const std::function<void()> &f, const std::string &needle) {
+        try {
+            f();
+            ADD_FAILURE() << "no error; expected '" << needle << "'";
+        } catch (const Error &e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+        for (int32_t v : c) ASSERT_EQ(v, 42) << "output written despite the error";
+    };
+    expect([&] { gemm_s32(TensorView(a.data(), {8, 4}), packed, {}, cv); }, "has K = 4 but the weights have K = 8");
+    expect([&] { gemm_s32(TensorView(a.data(), {32}), packed, {}, cv); }, "a must be [M, K]");
+    std::vector<float> fa(32);
+    expect([&] { gemm_s32(TensorView(fa.data(), {4, 8}), packed, {}, cv); }, "a must be u8 or s8");
+    expect([&] { gemm_s32(av, packed, {}, TensorView(c.data(), {4, 4})); }, "c must be [M, N] = [4, 5]");
+    expect([&] { gemm_s32(av, packed, {}, TensorView(c.data(), {2, 5})); }, "c must be [M, N]");
+    expect([&] { gemm_s32(av, packed, GemmOptions{256, nullptr}, cv); }, "a_zero_point 256 is outside");
+    expect([&] { gemm_s32(TensorView(reinterpret_cast<int8_t *>(a.data()), {4, 8}), packed, GemmOptions{-129, nullptr}, cv); },
+           "a_zero_point -129");
+    auto c8 = TensorView(reinterpret_cast<uint8_t *>(c.data()), {4, 5});
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{-1.0f}, 0, 0, 255}, c8); }, "multiplier[0] must be finite");
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{NAN}, 0, 0, 255}, c8); }, "multiplier[0]");
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{0.1f, 0.2f}, 0, 0, 255}, c8); },
+           "has 2 entries; expected 1 or N = 5");
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{0.1f}, 0, 0, 300}, c8); }, "clamp bounds [0, 300]");
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{0.1f}, -1, 0, 255}, c8); }, "out_zero_point -1");
+    expect([&] { gemm_requantized(av, packed, {}, Requantization{{0.1f}, 0, 0, 255}, cv); }, "must be u8 or s8");
+    auto cf = TensorView(reinterpret_cast<float *>(c.data()), {4, 5});
+    expect([&] { gemm_dequantized(av, packed, {}, {INFINITY}, cf); }, "out_scale[0] must be finite");
+    expect([&] { gemm_s32(av, PackedGemmWeights{}, {}, cv); }, "packed weights are empty");
+    EXPECT_THROW(PackedGemmWeights(TensorView(w.data(), {40})), ShapeError);
+    EXPECT_THROW(PackedGemmWeights(TensorView(reinterpret_cast<uint8_t *>(w.data()), {5, 8})), ShapeError);
+    std::vector<int8_t> huge_k(65537);
+    EXPECT_THROW(PackedGemmWeights(TensorView(huge_k.data(), {1, 65537})), ShapeError);
 }
 
 }  // namespace

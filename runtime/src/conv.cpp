@@ -153,7 +153,9 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
     const bool direct_gemm = g.groups == 1 && w.kernel_h() == 1 && w.kernel_w() == 1 && g.stride_h == 1 &&
                              g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
                              g.pad_right == 0 && cg % 4 == 0;
-    std::vector<uint8_t> col;
+    // im2col rows, reused across calls on this thread (a conv layer's rows are
+    // megabytes: allocating and faulting them in per call costs more than the gather).
+    thread_local std::vector<uint8_t> col;
     for (int gi = 0; gi < g.groups; gi++) {
         const PackedGemmWeights &gw = w.group_weights()[gi];
         const int64_t k_padded = gw.k_padded();
@@ -162,9 +164,15 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
             a = Halide::Runtime::Buffer<uint8_t>(const_cast<uint8_t *>(in.data), static_cast<int>(cg),
                                                  static_cast<int>(pixels));
         } else {
-            // One row of K padded bytes per output pixel; the pad beyond
-            // KH*KW*Cg meets zero weights, so it only has to be finite.
-            if (col.empty()) col.assign(static_cast<size_t>(pixels * k_padded), 0);
+            // One row of K padded bytes per output pixel. The bytes past
+            // KH*KW*Cg meet zero weights; they are zeroed anyway so the GEMM
+            // never reads memory nobody wrote.
+            const size_t bytes = static_cast<size_t>(pixels * k_padded);
+            if (col.size() < bytes) col.resize(bytes);
+            const int64_t k = cg * w.kernel_h() * w.kernel_w();
+            if (gi == 0 && k < k_padded) {
+                for (int64_t p = 0; p < pixels; p++) std::fill_n(col.data() + p * k_padded + k, k_padded - k, 0);
+            }
             halide_dimension_t dims[4] = {{0, static_cast<int32_t>(cg), 1, 0},
                                           {0, static_cast<int32_t>(w.kernel_w()), static_cast<int32_t>(cg), 0},
                                           {0, static_cast<int32_t>(w.kernel_h()),
