@@ -21,6 +21,7 @@ namespace sx86 = qforge::schedules::x86;
 
 class Im2colInt8 : public Generator<Im2colInt8> {
 public:
+    sx86::Im2colParams tuning;
     Input<Buffer<uint8_t>> x{"x", 4};            // x(c, w, h, n)
     Input<int32_t> channel_offset{"channel_offset"};  // first channel of the group
     Input<int32_t> out_width{"out_width"};
@@ -41,7 +42,7 @@ public:
         col(ci, kw, kh, p) = x_padded(channel_offset + ci, ix, iy, n);
     }
 
-    void schedule() { sx86::schedule_im2col(col, ci, kw, kh, p, get_target()); }
+    void schedule() { sx86::schedule_im2col(col, ci, kw, kh, p, get_target(), tuning); }
 
 private:
     Var ci{"ci"}, kw{"kw"}, kh{"kh"}, p{"p"};
@@ -58,6 +59,7 @@ public:
     using Generator<DepthwiseConvInt8>::get_target;
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
+    sx86::DepthwiseParams tuning;
 
     Input<Buffer<uint8_t>> x{"x", 4};         // x(c, w, h, n)
     Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost
@@ -93,7 +95,7 @@ public:
         }
     }
 
-    void schedule() { sx86::schedule_depthwise_conv(y, acc, c, ox, oy, n, get_target()); }
+    void schedule() { sx86::schedule_depthwise_conv(y, acc, c, ox, oy, n, get_target(), tuning); }
 
 private:
     Var c{"c"}, ox{"ox"}, oy{"oy"}, n{"n"};

@@ -6,12 +6,22 @@
 
 namespace qforge::schedules::x86 {
 
+// Tunable parameters (GeneratorParams, searched by qforge-tune).
+struct Im2colParams {
+    GeneratorParam<int> pixels_per_task{"pixels_per_task", 64};  // output pixels per parallel task
+};
+struct DepthwiseParams {
+    GeneratorParam<int> channel_vectors{"channel_vectors", 1};  // vectors of channels per inner step
+    GeneratorParam<int> rows_per_task{"rows_per_task", 1};      // output rows per parallel task
+};
+
 // im2col: a gather of bytes, memory-bound. Pixels in parallel tasks; each
 // pixel's channels (contiguous in NHWC) are copied a vector at a time.
-inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &t) {
+inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &t,
+                            const Im2colParams &params) {
     const int bytes = 4 * float_lanes(t);  // u8 lanes of one vector
     Var pt("pt"), pi("pi");
-    col.split(p, pt, pi, 64, TailStrategy::GuardWithIf)
+    col.split(p, pt, pi, std::max(1, (int)params.pixels_per_task), TailStrategy::GuardWithIf)
         .parallel(pt)
         .vectorize(ci, bytes, TailStrategy::GuardWithIf);
 }
@@ -20,13 +30,13 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
 // run across channels (contiguous in NHWC); rows of the output image are the
 // parallel tasks.
 inline void schedule_depthwise_conv(Func y, Func acc, const Var &c, const Var &ox, const Var &oy, const Var &n,
-                                    const Target &t) {
-    const int lanes = float_lanes(t);
+                                    const Target &t, const DepthwiseParams &params) {
+    const int lanes = float_lanes(t) * std::max(1, (int)params.channel_vectors);
     Var co("co"), ci("ci"), task("task");
     y.split(c, co, ci, lanes, TailStrategy::GuardWithIf)
         .reorder(ci, co, ox, oy, n)
         .fuse(oy, n, task)
-        .parallel(task)
+        .parallel(task, std::max(1, (int)params.rows_per_task))
         .vectorize(ci);
     acc.compute_at(y, co).vectorize(c, lanes, TailStrategy::GuardWithIf);
     acc.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
