@@ -40,6 +40,9 @@
 //                          peak_threads, and a user counter "peak_value" (same unit)
 //                          that gives its value directly. The row then also gets
 //                          "peak_ratio" = value / peak value.
+//   (counters cpu_util and baseline_cpu_util, optional: process CPU time / wall
+//   time of the row's own work and of its interleaved baseline; a row with
+//   threads > 1 where either is below 0.8 * threads gets a note)
 //   scheme=<text>          optional, shown in the table ("per_tensor", "per_channel")
 //   elements=<int>         optional, shown in the table (problem size)
 //
@@ -102,6 +105,7 @@ struct Measurement {
     std::optional<std::string> peak, peak_shape;
     std::optional<int> peak_threads;
     std::optional<double> peak_value_given;
+    std::optional<double> cpu_util, baseline_cpu_util;  // counters, if the row has them
     std::vector<double> samples;       // iteration rows
     std::optional<double> median_agg;  // "median" aggregate
     std::optional<double> cv;          // "cv" aggregate (fraction)
@@ -292,6 +296,8 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
                 if (!m.median_agg) throw InputError(path + ": " + name + ": no value for unit " + m.unit);
                 if (auto b = number_field(row, "baseline_value")) m.baseline_value_given = b;
                 if (auto p = number_field(row, "peak_value")) m.peak_value_given = p;
+                if (auto u = number_field(row, "cpu_util")) m.cpu_util = u;
+                if (auto u = number_field(row, "baseline_cpu_util")) m.baseline_cpu_util = u;
             } else if (agg == "cv") {
                 m.cv = cv_of(row, m.unit);
             }
@@ -301,12 +307,20 @@ void read_file(const std::string &path, Input &in, std::map<std::string, size_t>
             m.samples.push_back(*v);
             if (auto b = number_field(row, "baseline_value")) m.baseline_value_given = b;
             if (auto p = number_field(row, "peak_value")) m.peak_value_given = p;
+            if (auto u = number_field(row, "cpu_util")) m.cpu_util = u;
+            if (auto u = number_field(row, "baseline_cpu_util")) m.baseline_cpu_util = u;
         }
     }
     if (unlabelled) {
         in.notes.push_back(path + ": " + std::to_string(unlabelled) +
                            " row(s) without an op=/shape= label ignored (see bench/summarize.cpp)");
     }
+}
+
+std::string fmt(double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
 }
 
 void resolve(Input &in) {
@@ -361,6 +375,7 @@ void resolve(Input &in) {
         }
         if (*value > 0) ratio = m.value / *value;
     };
+    int low_util = 0;
     for (Measurement &m : in.rows) {
         if (m.baseline) {
             resolve_ref(m, "baseline", *m.baseline, m.baseline_shape, m.baseline_threads, m.baseline_value_given,
@@ -370,16 +385,23 @@ void resolve(Input &in) {
             resolve_ref(m, "peak", *m.peak, m.peak_shape, m.peak_threads, m.peak_value_given, m.peak_row,
                         m.peak_value, m.peak_ratio);
         }
+        // Multi-threaded rows that kept fewer cores busy than they had threads.
+        for (auto [what, util] : {std::make_pair("", m.cpu_util), std::make_pair("baseline_", m.baseline_cpu_util)}) {
+            if (m.threads > 1 && util && *util < 0.8 * m.threads) {
+                in.notes.push_back(m.name + ": " + what + "cpu_util " + fmt(*util, 2) + " at threads=" +
+                                   std::to_string(m.threads));
+                ++low_util;
+            }
+        }
+    }
+    if (low_util) {
+        in.notes.push_back(std::to_string(low_util) +
+                           " cpu_util value(s) above: fewer cores busy than threads (CPU time / wall time): "
+                           "a busy machine, or a library that ran fewer threads");
     }
 }
 
 // ---- output -------------------------------------------------------------------
-
-std::string fmt(double v, int decimals) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    return buf;
-}
 
 std::string cv_text(const Measurement &m) { return m.cv ? "±" + fmt(100.0 * *m.cv, 1) + "%" : ""; }
 
