@@ -1,20 +1,24 @@
 // int8 GEMM: weight packing and the GEMM with its output stages.
 // Algorithms only; schedules/x86/gemm_x86.h decides the loops.
 //
-//   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, n, ko) = w(G ko + kk, n), zero-padded
-//                       to the extents the caller allocates; row_sums(n) = sum_k w(k, n)
+//   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, ni, ko, no) = w(G ko + kk, P no + ni),
+//                       zero-padded to the extents the caller allocates; row_sums(n) = sum_k w(k, n)
 //   gemm_int8_s32       c(n, m) = acc(n, m)
 //   gemm_int8_requant   c(n, m) = requantize(acc(n, m), multiplier(n), ...)  as u8 or s8
 //   gemm_int8_f32       c(n, m) = float(acc(n, m)) * out_scale(n)
 // with
 //   acc(n, m) = bias(n) - a_zero_point * row_sums(n) + sum_k a(k, m) * w(k, n)
+// (stored per panel: acc(n % P, n / P, m))
 // where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
 // a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
 //
 // G, the k group, is the depth of the target's multiply-accumulate step
-// (schedules/x86/gemm_x86.h, k_group: 4 for VNNI, 2 for pmaddwd); the runtime
-// pads K to a multiple of 4 and allocates packed as (G, N padded, K padded / G).
-// packed's n extent is padded to whole column panels. Rows of A past M are
+// (schedules/x86/gemm_x86.h, k_group: 4 for VNNI, 2 for pmaddwd); P, the
+// panel, is the width of a register tile (panel_width). Each panel of P
+// columns is one contiguous block, k group after k group, so a tile's weights
+// stream sequentially (no 4 KB-strided rows aliasing in L1). The runtime pads
+// K to a multiple of 4 and N to a multiple of 64 and allocates packed as
+// (G, P, K padded / G, N padded / P). Rows of A past M are
 // read clamped (their results are not stored), columns past N have zero weights.
 #include "Halide.h"
 #include "common/numerics.h"
@@ -29,22 +33,23 @@ namespace sx86 = qforge::schedules::x86;
 class PackGemmWeights : public Generator<PackGemmWeights> {
 public:
     Input<Buffer<int8_t>> w{"w", 2};                  // w(k, n)
-    Output<Buffer<int8_t>> packed{"packed", 3};       // packed(kk, n, ko)
+    Output<Buffer<int8_t>> packed{"packed", 4};       // packed(kk, ni, ko, no)
     Output<Buffer<int32_t>> row_sums{"row_sums", 1};  // row_sums(n), 0 for padded columns
 
     void generate() {
-        const int group = sx86::k_group(get_target());
+        const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
         Func w_padded = BoundaryConditions::constant_exterior(w, cast<int8_t>(0));
-        packed(kk, n, ko) = w_padded(group * ko + kk, n);
-        packed.dim(0).set_bounds(0, group).dim(1).set_stride(group);  // the dense layout the GEMM reads
+        packed(kk, ni, ko, no) = w_padded(group * ko + kk, panel * no + ni);
+        // The dense layout the GEMM reads.
+        packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         RDom rk(0, w.dim(0).extent(), "rk");
         row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
     }
 
-    void schedule() { sx86::schedule_pack_gemm_weights(packed, row_sums, kk, n, ko, get_target()); }
+    void schedule() { sx86::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, get_target()); }
 
 private:
-    Var kk{"kk"}, n{"n"}, ko{"ko"};
+    Var kk{"kk"}, ni{"ni"}, ko{"ko"}, no{"no"}, n{"n"};
 };
 
 enum class GemmOutput { s32, requant, f32 };
@@ -63,7 +68,7 @@ public:
     sx86::GemmParams tiling;
 
     Input<Buffer<uint8_t>> a{"a", 2};                 // a(k, m), u8
-    Input<Buffer<int8_t>> packed{"packed", 3};        // packed(kk, n, ko)
+    Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, ni, ko, no)
     Input<Buffer<int32_t>> row_sums{"row_sums", 1};   // row_sums(n)
     Input<Buffer<int32_t>> bias{"bias", 1};           // bias(n)
     Input<int32_t> a_zero_point{"a_zero_point"};
@@ -81,33 +86,33 @@ public:
     void generate() {
         // The packed layout is dense: a k group of one column is `group` bytes,
         // and columns are adjacent, so a vector of columns' groups is one load.
-        const int group = sx86::k_group(get_target());
-        packed.dim(0).set_bounds(0, group).dim(1).set_stride(group);
+        const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
+        packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         const Expr rows = a.dim(1).extent();
         a_rows(k, m) = a(k, min(m, rows - 1));  // clamped: tiles past M compute, never store
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
 
+        // acc over (column within panel, panel, row).
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
-        acc(n, m) = bias_folded(n);
-        acc(n, m) += cast<int32_t>(a_rows(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, n, r.y));
+        acc(ni, no, m) = bias_folded(panel * no + ni);
+        acc(ni, no, m) += cast<int32_t>(a_rows(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, ni, r.y, no));
+        Expr sum = acc(n % panel, n / panel, m);
 
         if (kind == GemmOutput::s32) {
-            c(n, m) = acc(n, m);
+            c(n, m) = sum;
         } else if (kind == GemmOutput::f32) {
-            c(n, m) = cast<float>(acc(n, m)) * channel_scale(n);
+            c(n, m) = cast<float>(sum) * channel_scale(n);
         } else {
-            c(n, m) = cast(requant_type, nx::requantize(acc(n, m), channel_scale(n), out_zero_point,
-                                                        out_min, out_max));
+            c(n, m) = cast(requant_type, nx::requantize(sum, channel_scale(n), out_zero_point, out_min, out_max));
         }
     }
 
     void schedule() {
-        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, r, a.dim(1).extent(),
-                                 Func(c).output_buffer().dim(0).extent(), get_target(), tiling);
+        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, a.dim(1).extent(), get_target(), tiling);
     }
 
 private:
-    Var k{"k"}, n{"n"}, m{"m"};
+    Var k{"k"}, n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
     RDom r;
     Func a_rows{"a_rows"}, bias_folded{"bias_folded"}, acc{"acc"};
 };

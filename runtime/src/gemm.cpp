@@ -181,8 +181,7 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     std::vector<int32_t> bias_padded(static_cast<size_t>(w.n_padded()), 0);
     if (bias) std::copy(bias, bias + w.n(), bias_padded.begin());
     std::vector<float> channel_scale = epilogue.channel_scale;
-    Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.packed()), static_cast<int>(w.k_group()),
-                                       static_cast<int>(w.n_padded()), static_cast<int>(w.k_padded() / w.k_group()));
+    auto pb = w.packed_buffer();
     Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(w.row_sums()), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<int32_t> bb(bias_padded.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
@@ -202,6 +201,16 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
 
 }  // namespace detail
 
+Halide::Runtime::Buffer<int8_t> PackedGemmWeights::packed_buffer() const {
+    // (G, P, K padded / G, N padded / P), densely nested: panel after panel.
+    const int g = static_cast<int>(k_group_), p = static_cast<int>(panel_);
+    halide_dimension_t dims[4] = {{0, g, 1, 0},
+                                  {0, p, g, 0},
+                                  {0, static_cast<int32_t>(k_padded_ / g), g * p, 0},
+                                  {0, static_cast<int32_t>(n_padded_ / p), static_cast<int32_t>(p * k_padded_), 0}};
+    return Halide::Runtime::Buffer<int8_t>(const_cast<int8_t *>(packed_.data()), 4, dims);
+}
+
 PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     const char *op = "PackedGemmWeights";
     detail::require_tensor(op, "w", w, DType::s8);
@@ -218,12 +227,14 @@ PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     k_padded_ = round_up(k_, 4);
     packed_.assign(static_cast<size_t>(n_padded_ * k_padded_), 0);
     row_sums_.assign(static_cast<size_t>(n_padded_), 0);
-    // The kernels' k group follows the variant dispatch picks (gemm_x86.h, k_group).
-    k_group_ = cpu_variant() == CpuVariant::avx512_vnni ? 4 : 2;
+    // The kernels' k group and panel follow the variant dispatch picks
+    // (schedules/x86/gemm_x86.h: k_group, panel_width).
+    const CpuVariant v = cpu_variant();
+    k_group_ = v == CpuVariant::avx512_vnni ? 4 : 2;
+    panel_ = v == CpuVariant::avx512_vnni ? 64 : v == CpuVariant::avx2 ? 32 : 16;
     Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(static_cast<const int8_t *>(w.data())),
                                        static_cast<int>(k_), static_cast<int>(n_));
-    Halide::Runtime::Buffer<int8_t> pb(packed_.data(), static_cast<int>(k_group_), static_cast<int>(n_padded_),
-                                       static_cast<int>(k_padded_ / k_group_));
+    auto pb = packed_buffer();
     Halide::Runtime::Buffer<int32_t> sb(row_sums_.data(), static_cast<int>(n_padded_));
     detail::check_kernel(qf_pack_gemm_weights(wb, pb, sb), op, "qf_pack_gemm_weights");
 }

@@ -16,8 +16,9 @@
 namespace qforge::schedules::x86 {
 
 // Tunable parameters (0 = the target's default), searched by qforge-tune.
+// The register tile is panel_width(target) columns wide (the packed layout's
+// panel, so not a free parameter) by tile_m rows.
 struct GemmParams {
-    GeneratorParam<int> tile_n{"tile_n", 0};  // output columns per register tile (multiple of the vector)
     GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
     GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 32};  // parallel grain along M
     // k groups (of 4) per cache block; 0 = no K blocking. With blocking, a
@@ -35,32 +36,34 @@ inline int int32_lanes(const Target &t) { return float_lanes(t); }
 // weight layout follows the step, so the GEMM and its packer both ask here.
 inline int k_group(const Target &t) { return t.has_feature(Target::AVX512_SapphireRapids) ? 4 : 2; }
 
-// Register tiles per ISA: 4 vectors wide; rows so that tile + broadcast +
+// Columns per packed panel and register tile: 4 vectors. (The runtime pads N
+// to a multiple of 64, a whole number of panels on every target.)
+inline int panel_width(const Target &t) { return 4 * int32_lanes(t); }
+
+// Register tiles per ISA: one panel wide; rows so that tile + broadcast +
 // loaded weights fit the register file: 6 rows with 32 zmm; 2 rows with 16
 // ymm/xmm (the pmaddwd step needs a widened copy of each weight vector too;
 // measured on AVX2 at 1024^3, 1 thread: 2x4 99.7 GOPS, 3x4 89.4 (spills),
 // 4x2 82.9).
-inline int default_tile_n(const Target &t) { return 4 * int32_lanes(t); }
 inline int default_tile_m(const Target &t) { return int32_lanes(t) == 16 ? 6 : 2; }
 
-inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &n, const Var &ko,
-                                       const Target &t) {
-    Var no("no"), ni("ni");
+inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &ni, const Var &ko,
+                                       const Var &no, const Target &t) {
     packed.bound(kk, 0, k_group(t))
-        .split(n, no, ni, int32_lanes(t), TailStrategy::GuardWithIf)
-        .reorder(kk, ni, no, ko)
+        .bound(ni, 0, panel_width(t))
+        .reorder(kk, ni, ko, no)
         .vectorize(kk)
-        .parallel(ko, 16, TailStrategy::GuardWithIf);
+        .parallel(no);
     (void)row_sums;  // runs once per weight tensor: the default (serial) schedule
 }
 
-// c(n, m) is the output stage over acc(n, m); `per_column` are small Funcs
-// over n (the folded bias) computed once; rows/cols are M and N.
+// c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
+// `per_column` are small Funcs over n (the folded bias) computed once; rows is M.
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
-                               const Var &m, const RDom &r, const Expr &rows, const Expr &cols,
+                               const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r, const Expr &rows,
                                const Target &t, const GemmParams &p) {
     const int vec = int32_lanes(t);
-    const int tn = p.tile_n > 0 ? (int)p.tile_n : default_tile_n(t);
+    const int tn = panel_width(t);
     const int tm = p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
     for (Func f : per_column) f.compute_root();
 
@@ -68,9 +71,11 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     const int grain = std::max(1, (int)p.row_tiles_per_task);
     // Column panel outer (its packed weights stay in L2), rows inner; parallel
     // tasks are (panel, block of row tiles), so a narrow N (one panel) still
-    // spreads over the cores.
-    auto tile_output = [&](Stage s, TailStrategy tail) {
-        s.tile(n, m, no, mo, ni, mi, tn, tm, tail)
+    // spreads over the cores. Column tiles are whole panels (guarded stores at
+    // the edge, so a tile never straddles two panels).
+    auto tile_output = [&](Stage s, TailStrategy row_tail) {
+        s.split(n, no, ni, tn, TailStrategy::GuardWithIf)
+            .split(m, mo, mi, tm, row_tail)
             .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
             .reorder(ni, mi, mo, no, mt)
             .fuse(no, mt, task)
@@ -78,9 +83,9 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
             .unroll(mi)
             .parallel(task);
     };
-    // When whole tiles fit, edge tiles shift inwards and recompute a few
-    // outputs instead of guarding every store.
-    tile_output(c.specialize(rows >= tm && cols >= tn), TailStrategy::ShiftInwards);
+    // When whole row tiles fit, the last one shifts inwards and recomputes a
+    // few rows instead of guarding every store.
+    tile_output(c.specialize(rows >= tm), TailStrategy::ShiftInwards);
     tile_output(c, TailStrategy::GuardWithIf);
 
     Var nu("nu"), nv("nv");
@@ -89,11 +94,11 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
         // block, every row tile runs its register tile over that block.
         Var mb("mb"), mr("mr");
         RVar ryo("ryo"), ryi("ryi");
-        acc.compute_at(c, task).bound_extent(n, tn);
-        acc.split(m, mb, mr, tm, TailStrategy::GuardWithIf).vectorize(n, vec).unroll(mr);
+        acc.compute_at(c, task).bound_extent(ni_acc, tn).bound_extent(no_acc, 1);
+        acc.split(m, mb, mr, tm, TailStrategy::GuardWithIf).vectorize(ni_acc, vec).unroll(mr);
         acc.update()
             .split(m, mb, mr, tm, TailStrategy::GuardWithIf)
-            .split(n, nu, nv, vec)
+            .split(ni_acc, nu, nv, vec)
             .split(r.y, ryo, ryi, p.k_block, TailStrategy::GuardWithIf)
             .reorder(r.x, nv, nu, mr, ryi, mb, ryo)
             .atomic()
@@ -105,9 +110,17 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     }
     // The accumulator: one full register tile per (mo, no), even at the edges
     // (rows are read clamped, padded columns have zero weights).
-    acc.compute_at(c, mo).bound_extent(n, tn).bound_extent(m, tm).vectorize(n, vec).unroll(n).unroll(m);
+    // (A column tile is one whole panel, so one `no` per tile: bound_extent
+    // tells Halide, which cannot prove n / P is constant over the tile.)
+    acc.compute_at(c, mo)
+        .bound_extent(ni_acc, tn)
+        .bound_extent(no_acc, 1)
+        .bound_extent(m, tm)
+        .vectorize(ni_acc, vec)
+        .unroll(ni_acc)
+        .unroll(m);
     acc.update()
-        .split(n, nu, nv, vec)
+        .split(ni_acc, nu, nv, vec)
         .reorder(r.x, nv, nu, m, r.y)
         .atomic()
         .vectorize(r.x)  // the k group: VectorReduce -> vpdpbusd (4 deep) / pmaddwd (2 deep)

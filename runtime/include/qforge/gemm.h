@@ -17,15 +17,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "HalideBuffer.h"
 #include "qforge/tensor.h"
 
 namespace qforge {
 
 // Weights [N, K] s8 packed for the GEMM kernels: K padded to a multiple of 4,
-// groups of G consecutive k of one output column contiguous (G = 4 for the
-// VNNI kernels, 2 for the others: the layout follows the CPU variant dispatch
-// chose, so packed weights belong to the process that packed them), N padded
-// to a whole number of column panels, plus sum_k W[n, k] per row.
+// N to a multiple of 64; panels of P columns, each one contiguous block, in
+// which groups of G consecutive k of a column are contiguous (G = 4, P = 64
+// for the VNNI kernels; G = 2 and P = 32 or 16 for the others: the layout
+// follows the CPU variant dispatch chose, so packed weights belong to the
+// process that packed them); plus sum_k W[n, k] per row.
 class PackedGemmWeights {
 public:
     PackedGemmWeights() = default;
@@ -39,14 +41,16 @@ public:
     int64_t n_padded() const { return n_padded_; }
     int64_t k_padded() const { return k_padded_; }
     int64_t k_group() const { return k_group_; }  // 4 on AVX-512 VNNI, 2 elsewhere
+    int64_t panel() const { return panel_; }       // columns per contiguous panel: 64, 32 (AVX2), 16
     const int8_t *packed() const { return packed_.data(); }
+    Halide::Runtime::Buffer<int8_t> packed_buffer() const;  // the kernels' view of packed()
     const int32_t *row_sums() const { return row_sums_.data(); }
 
     static constexpr int64_t kColumnPanel = 64;  // N is padded to a multiple of this
 
 private:
-    int64_t n_ = 0, k_ = 0, n_padded_ = 0, k_padded_ = 0, k_group_ = 4;
-    std::vector<int8_t> packed_;     // (k % G, n, k / G), innermost first; G = k_group()
+    int64_t n_ = 0, k_ = 0, n_padded_ = 0, k_padded_ = 0, k_group_ = 4, panel_ = 64;
+    std::vector<int8_t> packed_;     // (k % G, n % P, k / G, n / P), innermost first
     std::vector<int32_t> row_sums_;  // N
 };
 
