@@ -14,10 +14,12 @@ qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEAT
 qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float)
 qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
 
-# int8 GEMM. Weight packing, and the GEMM per output kind in three tilings the
-# runtime picks by shape: *_gemv for M <= 4 (one-row register tiles: batch-1
-# inference), *_kblock for K > 1024 (K blocked so a block of packed weights is
-# reused from L1 by every row tile), and the plain register-tiled kernel.
+# int8 GEMM. Weight packing, and the GEMM per output kind in two tilings the
+# runtime picks by M: *_gemv for M <= 4 (one-row register tiles: batch-1
+# inference) and the register-tiled kernel. (The schedule's k_block knob, K
+# blocking with accumulators in L2, measured no faster once weights were
+# packed panel-major: 1024^3 538 vs 592 GOPS, 2048^3 539 vs 548; no library
+# uses it.)
 qforge_kernel(qf_pack_gemm_weights   GENERATOR pack_gemm_weights)
 foreach (kind s32 u8 s8 f32)
   set(params)
@@ -36,7 +38,6 @@ foreach (kind s32 u8 s8 f32)
   endif ()
   qforge_kernel(qf_gemm_${kind}        GENERATOR ${gen} ${extra} PARAMS ${params} tile_m=0)
   qforge_kernel(qf_gemm_${kind}_gemv   GENERATOR ${gen} PARAMS ${params} tile_m=1)
-  qforge_kernel(qf_gemm_${kind}_kblock GENERATOR ${gen} PARAMS ${params} k_block=128)
 endforeach ()
 
 # int8 convolution: im2col feeding the GEMM above (general and grouped convs),

@@ -10,16 +10,12 @@
 #include "qforge/dispatch.h"
 #include "qf_gemm_f32.h"
 #include "qf_gemm_f32_gemv.h"
-#include "qf_gemm_f32_kblock.h"
 #include "qf_gemm_s32.h"
 #include "qf_gemm_s32_gemv.h"
-#include "qf_gemm_s32_kblock.h"
 #include "qf_gemm_s8.h"
 #include "qf_gemm_s8_gemv.h"
-#include "qf_gemm_s8_kblock.h"
 #include "qf_gemm_u8.h"
 #include "qf_gemm_u8_gemv.h"
-#include "qf_gemm_u8_kblock.h"
 #include "qf_pack_gemm_weights.h"
 
 namespace qforge {
@@ -31,21 +27,19 @@ namespace {
 constexpr int64_t kMaxK = 65536;
 // Rows at or below this run the one-row (GEMV) kernels.
 constexpr int64_t kGemvMaxRows = 4;
-// Depths above this run the K-blocked kernels.
-constexpr int64_t kKBlockMinK = 1025;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 using KernelFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t,
                          halide_buffer_t *, int32_t, int32_t, int32_t, halide_buffer_t *);
 
-// One output kind's three tilings (cmake/kernels.cmake).
+// One output kind's two tilings (cmake/kernels.cmake).
 struct GemmKernels {
-    KernelFn tiled, gemv, kblock;
-    const char *name;  // the tiled library's; the others add _gemv / _kblock
+    KernelFn tiled, gemv;
+    const char *name;  // the tiled library's; the GEMV one adds _gemv
 };
 
-#define QF_GEMM_KERNELS(kind) GemmKernels{qf_gemm_##kind, qf_gemm_##kind##_gemv, qf_gemm_##kind##_kblock, "qf_gemm_" #kind}
+#define QF_GEMM_KERNELS(kind) GemmKernels{qf_gemm_##kind, qf_gemm_##kind##_gemv, "qf_gemm_" #kind}
 
 // Activations as the kernels take them: u8, K padded to a multiple of 4,
 // zero point shifted by +128 for s8 input (a ^ 0x80 == a + 128).
@@ -191,9 +185,6 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     if (m <= kGemvMaxRows) {
         fn = kernels.gemv;
         name += "_gemv";
-    } else if (w.k() >= kKBlockMinK) {
-        fn = kernels.kblock;
-        name += "_kblock";
     }
     check_kernel(fn(a, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max, c),
                  op, name.c_str());
