@@ -8,7 +8,9 @@
 //   gemm_int8_f32       c(n, m) = float(acc(n, m)) * out_scale(n)
 // with
 //   acc(n, m) = bias(n) - a_zero_point * row_sums(n) + sum_k a(k, m) * w(k, n)
-// (stored per panel: acc(n % P, n / P, m))
+// (stored per panel: acc(n % P, n / P, m)). M must be a multiple of the
+// kernel's row tile (schedules/x86/gemm_x86.h, tile_rows; 1 for the GEMV
+// tiling): Halide's bounds check on A rejects any other M.
 // where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
 // a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
 //
@@ -88,8 +90,11 @@ public:
         // and columns are adjacent, so a vector of columns' groups is one load.
         const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
-        const Expr rows = a.dim(1).extent();
-        a_rows(k, m) = a(k, min(m, rows - 1));  // clamped: tiles past M compute, never store
+        // Rows are not clamped: the tiled kernels run whole row tiles only (the
+        // runtime gives the last M mod R rows to the one-row kernel), which
+        // keeps the inner loop's row addresses plain base + offset (clamped,
+        // LLVM spent vector ops on them: 0.66 -> 0.72 of peak on one tile).
+        a_rows(k, m) = a(k, m);
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
 
         // acc over (column within panel, panel, row).
@@ -108,7 +113,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, a.dim(1).extent(), get_target(), tiling);
+        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, get_target(), tiling);
     }
 
 private:

@@ -125,6 +125,11 @@ GemmKernels kernels_for(DType out) {
 
 namespace detail {
 
+int64_t gemm_tile_rows() {
+    // schedules/x86/gemm_x86.h, default_tile_m: 6 rows on AVX-512, 2 elsewhere.
+    return cpu_variant() == CpuVariant::avx512_vnni ? 6 : 2;
+}
+
 void check_requantization(const char *op, const Requantization &rq, DType out) {
     if (out != DType::u8 && out != DType::s8) {
         throw ShapeError(std::string(op) + ": the output must be u8 or s8, got " + dtype_name(out));
@@ -180,14 +185,27 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     Halide::Runtime::Buffer<int32_t> bb(bias_padded.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
     const GemmKernels kernels = kernels_for(epilogue.out);
-    KernelFn fn = kernels.tiled;
-    std::string name = kernels.name;
-    if (m <= kGemvMaxRows) {
-        fn = kernels.gemv;
-        name += "_gemv";
+    // Whole row tiles run the tiled kernel; the last m mod R rows (or all of a
+    // short M) run the one-row kernel on the same buffers cropped to them.
+    const int64_t tile = gemm_tile_rows();
+    const int64_t tiled_rows = m <= kGemvMaxRows ? 0 : m / tile * tile;
+    auto call = [&](KernelFn fn, halide_buffer_t *ab, halide_buffer_t *cb, const std::string &name) {
+        check_kernel(fn(ab, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max,
+                        cb),
+                     op, name.c_str());
+    };
+    Halide::Runtime::Buffer<void> a_all(*a), c_all(*c);
+    if (tiled_rows > 0) {
+        auto a_main = a_all.cropped(1, a_all.dim(1).min(), static_cast<int>(tiled_rows));
+        auto c_main = c_all.cropped(1, c_all.dim(1).min(), static_cast<int>(tiled_rows));
+        call(kernels.tiled, a_main.raw_buffer(), c_main.raw_buffer(), kernels.name);
     }
-    check_kernel(fn(a, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max, c),
-                 op, name.c_str());
+    if (tiled_rows < m) {
+        const int rest = static_cast<int>(m - tiled_rows);
+        auto a_rest = a_all.cropped(1, a_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
+        auto c_rest = c_all.cropped(1, c_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
+        call(kernels.gemv, a_rest.raw_buffer(), c_rest.raw_buffer(), std::string(kernels.name) + "_gemv");
+    }
 }
 
 }  // namespace detail

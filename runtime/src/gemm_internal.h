@@ -26,6 +26,9 @@ struct GemmEpilogue {
 // inside the type, multipliers finite and > 0 (1 or per-channel entries).
 void check_requantization(const char *op, const Requantization &rq, DType out);
 
+// Rows per register tile of the tiled GEMM kernels for the dispatched variant.
+int64_t gemm_tile_rows();
+
 // a: u8 (K padded, m) rows with zero point a_zero_point (already in u8
 // terms); c: (N, m) of the epilogue's type, any strides. bias: N or nullptr.
 void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_point, const PackedGemmWeights &w,

@@ -57,14 +57,20 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
     (void)row_sums;  // runs once per weight tensor: the default (serial) schedule
 }
 
+// Rows per register tile: the tile_m parameter, or the target's default.
+inline int tile_rows(const Target &t, const GemmParams &p) {
+    return p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
+}
+
 // c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
-// `per_column` are small Funcs over n (the folded bias) computed once; rows is M.
+// `per_column` are small Funcs over n (the folded bias) computed once. M is a
+// whole number of row tiles (the runtime sends the rest to the one-row kernel).
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
-                               const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r, const Expr &rows,
+                               const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r,
                                const Target &t, const GemmParams &p) {
     const int vec = int32_lanes(t);
     const int tn = panel_width(t);
-    const int tm = p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
+    const int tm = tile_rows(t, p);
     for (Func f : per_column) f.compute_root();
 
     Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task");
@@ -72,21 +78,15 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     // Column panel outer (its packed weights stay in L2), rows inner; parallel
     // tasks are (panel, block of row tiles), so a narrow N (one panel) still
     // spreads over the cores. Column tiles are whole panels (guarded stores at
-    // the edge, so a tile never straddles two panels).
-    auto tile_output = [&](Stage s, TailStrategy row_tail) {
-        s.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-            .split(m, mo, mi, tm, row_tail)
-            .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
-            .reorder(ni, mi, mo, no, mt)
-            .fuse(no, mt, task)
-            .vectorize(ni, vec)
-            .unroll(mi)
-            .parallel(task);
-    };
-    // When whole row tiles fit, the last one shifts inwards and recomputes a
-    // few rows instead of guarding every store.
-    tile_output(c.specialize(rows >= tm), TailStrategy::ShiftInwards);
-    tile_output(c, TailStrategy::GuardWithIf);
+    // the edge, so a tile never straddles two panels); rows are whole tiles.
+    c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
+        .split(m, mo, mi, tm, TailStrategy::RoundUp)
+        .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
+        .reorder(ni, mi, mo, no, mt)
+        .fuse(no, mt, task)
+        .vectorize(ni, vec)
+        .unroll(mi)
+        .parallel(task);
 
     Var nu("nu"), nv("nv");
     if (p.k_block > 0) {
@@ -108,8 +108,8 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
             .unroll(mr);
         return;
     }
-    // The accumulator: one full register tile per (mo, no), even at the edges
-    // (rows are read clamped, padded columns have zero weights).
+    // The accumulator: one full register tile per (mo, no), even at the right
+    // edge (padded columns have zero weights).
     // (A column tile is one whole panel, so one `no` per tile: bound_extent
     // tells Halide, which cannot prove n / P is constant over the tile.)
     acc.compute_at(c, mo)
