@@ -18,6 +18,15 @@ using namespace Halide;
 namespace nx = qforge::numerics;
 namespace sx86 = qforge::schedules::x86;
 
+// x(c, w, h, n) read past its width or height gives the zero point. Only w and
+// h are bounded: a condition on c too would turn every channel vector load
+// into per-lane checked loads (measured: depthwise at 1.3% of peak).
+Func pad_spatially(const GeneratorInput<Buffer<uint8_t>> &x, const Expr &zero_point) {
+    return BoundaryConditions::constant_exterior(
+        x, cast<uint8_t>(zero_point),
+        {Range(), Range(x.dim(1).min(), x.dim(1).extent()), Range(x.dim(2).min(), x.dim(2).extent()), Range()});
+}
+
 
 class Im2colInt8 : public Generator<Im2colInt8> {
 public:
@@ -35,7 +44,7 @@ public:
     Output<Buffer<uint8_t>> col{"col", 4};
 
     void generate() {
-        Func x_padded = BoundaryConditions::constant_exterior(x, cast<uint8_t>(x_zero_point));
+        Func x_padded = pad_spatially(x, x_zero_point);
         Expr ox = p % out_width, oy = (p / out_width) % out_height, n = p / (out_width * out_height);
         Expr ix = ox * stride_w - pad_left + kw * dilation_w;
         Expr iy = oy * stride_h - pad_top + kh * dilation_h;
@@ -79,7 +88,7 @@ public:
     }
 
     void generate() {
-        Func x_padded = BoundaryConditions::constant_exterior(x, cast<uint8_t>(x_zero_point));
+        Func x_padded = pad_spatially(x, x_zero_point);
         r = RDom(0, w.dim(1).extent(), 0, w.dim(2).extent(), "r");  // (kw, kh)
         Expr ix = ox * stride_w - pad_left + r.x * dilation_w;
         Expr iy = oy * stride_h - pad_top + r.y * dilation_h;
