@@ -59,6 +59,82 @@ private:
 
 enum class ConvOutput { s32, requant, f32 };
 
+// Direct convolution on the GEMM's register tile ("implicit GEMM"): the
+// reduction runs over (k group, input channel group, kw, kh) and reads the
+// zero-point-padded input in place, so no im2col matrix is written. For
+// ungrouped convs with C_in % 4 == 0 (a k group never straddles two taps);
+// weights are the GEMM's packed [O, KH*KW*C_in] (pack_gemm_weights).
+template<ConvOutput kind>
+class DirectConvInt8 : public Generator<DirectConvInt8<kind>> {
+public:
+    template<typename T> using Input = typename Generator<DirectConvInt8>::template Input<T>;
+    template<typename T> using Output = typename Generator<DirectConvInt8>::template Output<T>;
+    template<typename T> using GeneratorParam = typename Generator<DirectConvInt8>::template GeneratorParam<T>;
+    using Generator<DirectConvInt8>::get_target;
+
+    GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
+    sx86::GemmParams tiling;
+
+    Input<Buffer<uint8_t>> x{"x", 4};                 // x(c, w, h, n)
+    Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo), as the GEMM's
+    Input<Buffer<int32_t>> row_sums{"row_sums", 1};   // row_sums(o)
+    Input<Buffer<int32_t>> bias{"bias", 1};           // bias(o)
+    Input<int32_t> x_zero_point{"x_zero_point"};
+    Input<int32_t> kernel_w{"kernel_w"}, kernel_h{"kernel_h"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Input<Buffer<float>> channel_scale{"channel_scale", 1};
+    Input<int32_t> out_zero_point{"out_zero_point"};
+    Input<int32_t> out_min{"out_min"};
+    Input<int32_t> out_max{"out_max"};
+    Output<Func> y{"y", 4};                           // y(o, ox, oy, n)
+
+    void configure() {
+        y.set_type(kind == ConvOutput::s32 ? Int(32) : kind == ConvOutput::f32 ? Float(32) : Type(requant_type));
+    }
+
+    void generate() {
+        const Target t = get_target();
+        const int group = sx86::k_group(t), panel = sx86::panel_width(t);
+        packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
+        x_padded = pad_spatially(x, x_zero_point);
+        // The sum of x - z over a tap window uses sum_k x * w and z * sum_k w (row_sums).
+        bias_folded(o) = bias(o) - x_zero_point * row_sums(o);
+
+        const Expr channel_groups = x.dim(0).extent() / group;
+        r = RDom(0, group, 0, channel_groups, 0, kernel_w, 0, kernel_h, "r");  // kk, ci group, kw, kh
+        const Expr ix = ox * stride_w - pad_left + r.z * dilation_w;
+        const Expr iy = oy * stride_h - pad_top + r.w * dilation_h;
+        const Expr ko = (r.w * kernel_w + r.z) * channel_groups + r.y;  // k = (kh, kw, ci) in OHWI order
+        acc(oi, oo, ox, oy, n) = bias_folded(panel * oo + oi);
+        acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(group * r.y + r.x, ix, iy, n)) *
+                                  cast<int32_t>(packed(r.x, oi, ko, oo));
+        Expr sum = acc(o % panel, o / panel, ox, oy, n);
+        if (kind == ConvOutput::s32) {
+            y(o, ox, oy, n) = sum;
+        } else if (kind == ConvOutput::f32) {
+            y(o, ox, oy, n) = cast<float>(sum) * channel_scale(o);
+        } else {
+            y(o, ox, oy, n) = cast(requant_type, nx::requantize(sum, channel_scale(o), out_zero_point, out_min, out_max));
+        }
+    }
+
+    void schedule() {
+        sx86::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+                                   get_target(), tiling);
+    }
+
+private:
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
+    RDom r;
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};
+};
+
+using DirectConvS32 = DirectConvInt8<ConvOutput::s32>;
+using DirectConvRequant = DirectConvInt8<ConvOutput::requant>;
+using DirectConvF32 = DirectConvInt8<ConvOutput::f32>;
+
 template<ConvOutput kind>
 class DepthwiseConvInt8 : public Generator<DepthwiseConvInt8<kind>> {
 public:
@@ -126,6 +202,9 @@ using DepthwiseConvF32 = DepthwiseConvInt8<ConvOutput::f32>;
 }  // namespace
 
 HALIDE_REGISTER_GENERATOR(Im2colInt8, im2col_int8)
+HALIDE_REGISTER_GENERATOR(DirectConvS32, direct_conv_int8_s32)
+HALIDE_REGISTER_GENERATOR(DirectConvRequant, direct_conv_int8_requant)
+HALIDE_REGISTER_GENERATOR(DirectConvF32, direct_conv_int8_f32)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvS32, depthwise_conv_int8_s32)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvRequant, depthwise_conv_int8_requant)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvF32, depthwise_conv_int8_f32)

@@ -12,6 +12,10 @@
 #include "qf_dwconv_s32.h"
 #include "qf_dwconv_s8.h"
 #include "qf_dwconv_u8.h"
+#include "qf_dconv_f32.h"
+#include "qf_dconv_s32.h"
+#include "qf_dconv_s8.h"
+#include "qf_dconv_u8.h"
 #include "qf_im2col.h"
 #include "qforge/error.h"
 
@@ -99,6 +103,43 @@ struct Epilogue {
     Requantization rq;
 };
 
+// Ungrouped, C_in % 4 == 0: the direct (implicit-GEMM) kernel, no im2col pass.
+void direct_conv(const char *op, const Prepared &in, const PackedConvWeights &w, const Conv2dGeometry &g,
+                 const GemmOptions &opt, const Epilogue &e, int64_t oh, int64_t ow, const TensorView &y) {
+    const PackedGemmWeights &gw = w.group_weights()[0];
+    detail::GemmEpilogue ge = detail::GemmEpilogue::raw(gw);
+    if (e.out == DType::f32) {
+        ge = detail::GemmEpilogue::dequantized(op, e.channel_scale, gw);
+    } else if (e.out != DType::s32) {
+        Requantization rq = e.rq;
+        rq.multiplier = e.channel_scale;
+        ge = detail::GemmEpilogue::requantized(op, rq, e.out, gw);
+    }
+    std::vector<int32_t> bias(static_cast<size_t>(gw.n_padded()), 0);
+    if (opt.bias) std::copy(opt.bias, opt.bias + gw.n(), bias.begin());
+    Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(in.data), static_cast<int>(in.c), static_cast<int>(in.w),
+                                        static_cast<int>(in.h), static_cast<int>(in.n));
+    auto pb = gw.packed_buffer();
+    Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(gw.row_sums()), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<float> cs(ge.channel_scale.data(), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(w.out_channels()),
+                                     static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+    auto call = [&](auto fn, const char *name) {
+        detail::check_kernel(fn(xb, pb, sb, bb, in.zero_point, static_cast<int32_t>(w.kernel_w()),
+                                static_cast<int32_t>(w.kernel_h()), g.stride_w, g.stride_h, g.dilation_w,
+                                g.dilation_h, g.pad_left, g.pad_top, cs, ge.out_zero_point, ge.out_min, ge.out_max,
+                                yb),
+                             op, name);
+    };
+    switch (e.out) {
+    case DType::s32: call(qf_dconv_s32, "qf_dconv_s32"); break;
+    case DType::u8: call(qf_dconv_u8, "qf_dconv_u8"); break;
+    case DType::s8: call(qf_dconv_s8, "qf_dconv_s8"); break;
+    case DType::f32: call(qf_dconv_f32, "qf_dconv_f32"); break;
+    }
+}
+
 void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
             const GemmOptions &opt, const Epilogue &e, const TensorView &y) {
     if (w.out_channels() == 0) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
@@ -153,6 +194,10 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
     const bool direct_gemm = g.groups == 1 && w.kernel_h() == 1 && w.kernel_w() == 1 && g.stride_h == 1 &&
                              g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
                              g.pad_right == 0 && cg % 4 == 0;
+    if (!direct_gemm && g.groups == 1 && cg % 4 == 0) {
+        direct_conv(op, in, w, g, opt, e, oh, ow, y);
+        return;
+    }
     // im2col rows, reused across calls on this thread (a conv layer's rows are
     // megabytes: allocating and faulting them in per call costs more than the gather).
     thread_local std::vector<uint8_t> col;

@@ -9,7 +9,8 @@
 // Taps in the padding read z_x, so they add nothing. Paths: depthwise
 // (groups = C_in = C_out) runs a direct kernel; a 1x1, stride-1, unpadded,
 // ungrouped conv with C_in % 4 == 0 runs the GEMM on the input as it is;
-// everything else runs im2col + the GEMM, per group.
+// other ungrouped convs with C_in % 4 == 0 run the direct (implicit-GEMM)
+// kernel; everything else runs im2col + the GEMM, per group.
 #pragma once
 
 #include <cstdint>
