@@ -15,13 +15,14 @@ all: build
 setup:
 	@bash scripts/setup-deps.sh
 
-# Configure once per build directory; later builds re-run CMake themselves when
-# a CMakeLists changes. ccache (installed by setup) shortens generator rebuilds;
-# it is looked up when the recipe runs, i.e. after setup has installed it.
+# Configure every time (a second of CMake when nothing changed), so changed
+# CMAKE_FLAGS (e.g. -DQFORGE_SANITIZE=OFF) always take effect. ccache (installed
+# by setup) shortens generator rebuilds; it is looked up when the recipe runs,
+# i.e. after setup has installed it.
 configure: setup
-	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache) \
-	  $(CMAKE_FLAGS)
+	  $(CMAKE_FLAGS) > $(BUILD).configure.log || { cat $(BUILD).configure.log; exit 1; }
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)

@@ -16,10 +16,11 @@ qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
 
 # int8 GEMM. Weight packing, and the GEMM per output kind in two tilings the
 # runtime picks by M: *_gemv for M <= 4 (one-row register tiles: batch-1
-# inference) and the register-tiled kernel. (The schedule's k_block knob, K
-# blocking with accumulators in L2, measured no faster once weights were
-# packed panel-major: 1024^3 538 vs 592 GOPS, 2048^3 539 vs 548; no library
-# uses it.)
+# inference) and the register-tiled kernel. (K blocking with accumulators in
+# L2 measured no faster once weights were packed panel-major: 1024^3 538 vs
+# 592 GOPS, 2048^3 539 vs 548; it was removed.) The layout probe tells the
+# runtime the packed layout and row tile of the dispatched variant.
+qforge_kernel(qf_gemm_layout_probe   GENERATOR gemm_layout_probe)
 qforge_kernel(qf_pack_gemm_weights   GENERATOR pack_gemm_weights)
 foreach (kind s32 u8 s8 f32)
   set(params)

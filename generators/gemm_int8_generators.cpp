@@ -90,17 +90,17 @@ public:
         // and columns are adjacent, so a vector of columns' groups is one load.
         const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
-        // Rows are not clamped: the tiled kernels run whole row tiles only (the
-        // runtime gives the last M mod R rows to the one-row kernel), which
-        // keeps the inner loop's row addresses plain base + offset (clamped,
-        // LLVM spent vector ops on them: 0.66 -> 0.72 of peak on one tile).
-        a_rows(k, m) = a(k, m);
+        // Rows are read as they are (not clamped): the tiled kernels run whole
+        // row tiles only (the runtime gives the last M mod R rows to the
+        // one-row kernel), which keeps the inner loop's row addresses plain
+        // base + offset (clamped, LLVM spent vector ops on them: 0.66 -> 0.72
+        // of peak on one tile).
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
 
         // acc over (column within panel, panel, row).
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
         acc(ni, no, m) = bias_folded(panel * no + ni);
-        acc(ni, no, m) += cast<int32_t>(a_rows(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, ni, r.y, no));
+        acc(ni, no, m) += cast<int32_t>(a(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, ni, r.y, no));
         Expr sum = acc(n % panel, n / panel, m);
 
         if (kind == GemmOutput::s32) {
@@ -117,9 +117,28 @@ public:
     }
 
 private:
-    Var k{"k"}, n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
+    Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
     RDom r;
-    Func a_rows{"a_rows"}, bias_folded{"bias_folded"}, acc{"acc"};
+    Func bias_folded{"bias_folded"}, acc{"acc"};
+};
+
+// The packed layout and row tile of the dispatched variant, from the same
+// functions the kernels are built with, so the runtime never restates them:
+// layout() = {k group G, panel width P, rows per tile R}.
+class GemmLayoutProbe : public Generator<GemmLayoutProbe> {
+public:
+    sx86::GemmParams tiling;
+    Output<Buffer<int32_t>> layout{"layout", 1};
+
+    void generate() {
+        const Target t = get_target();
+        layout(i) = select(i == 0, sx86::k_group(t), i == 1, sx86::panel_width(t), sx86::tile_rows(t, tiling));
+    }
+
+    void schedule() { layout.bound(i, 0, 3); }
+
+private:
+    Var i{"i"};
 };
 
 using GemmInt8S32 = GemmInt8<GemmOutput::s32>;
@@ -129,6 +148,7 @@ using GemmInt8F32 = GemmInt8<GemmOutput::f32>;
 }  // namespace
 
 HALIDE_REGISTER_GENERATOR(PackGemmWeights, pack_gemm_weights)
+HALIDE_REGISTER_GENERATOR(GemmLayoutProbe, gemm_layout_probe)
 HALIDE_REGISTER_GENERATOR(GemmInt8S32, gemm_int8_s32)
 HALIDE_REGISTER_GENERATOR(GemmInt8Requant, gemm_int8_requant)
 HALIDE_REGISTER_GENERATOR(GemmInt8F32, gemm_int8_f32)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache
   libhalide14-0-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
@@ -13,6 +13,7 @@ packages=(
   libcli11-dev
   binutils
   libdnnl-dev
+  ocl-icd-opencl-dev
 )
 
 missing=()

@@ -54,6 +54,7 @@ TEST_F(Fixture, BadRangeAndBits) {
     EXPECT_THROW(QuantRange::from_bits(9, false), InvalidArgument);
     try {
         QuantRange::from_bits(16, true);
+        ADD_FAILURE() << "from_bits(16) did not throw";
     } catch (const InvalidArgument &e) {
         EXPECT_NE(std::string(e.what()).find("bits must be in 2..8, got 16"), std::string::npos);
     }

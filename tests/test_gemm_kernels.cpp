@@ -128,7 +128,7 @@ TEST(GemmKernels, ShapesFromTheIssueBitExact) {
     // 1024 in each position.
     for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1024, 17, 64}, {3, 1024, 129}, {17, 64, 1024},
                            {1, 1024, 1024}, {129, 255, 1024},
-                           // K > 1024 runs the K-blocked kernels, with row, column and K tails
+                           // long K with row, column and K tails
                            {70, 129, 2051}, {6, 64, 1028}, {255, 17, 1536}}) {
         check({M, N, K, seed % 2 == 1, 7, 8, 8, seed++}, &elements);
         problems++;
@@ -146,21 +146,41 @@ TEST(GemmKernels, NarrowBitWidthsRunOnTheSameKernels) {
 }
 
 TEST(GemmKernels, WorstCaseAccumulatorDoesNotOverflowOrSaturate) {
-    // a = 255 (u8), w = -128, K = 65536: sum = -2139095040, just inside int32.
-    // Any int16 saturation (pmaddubsw) or int32 overflow shows up here.
+    // |a - z| * |w| = 255 * 128 in every product over K = 65536: the sums are
+    // -+2139095040, just inside int32. Any int16 saturation (pmaddubsw) or
+    // int32 overflow shows up here. M = 13 runs the register-tiled kernel
+    // (two 6-row tiles on VNNI, six 2-row tiles elsewhere) and the one-row
+    // kernel on the rest.
     for (int64_t K : {int64_t(4096), int64_t(65536)}) {
-        const int64_t M = 2, N = 16;
-        std::vector<uint8_t> a(M * K, 255);
+        const int64_t M = 13, N = 70;
+        const int32_t extreme = int32_t(255 * 128 * K);
         std::vector<int8_t> w(N * K, -128);
         PackedGemmWeights packed(TensorView(w.data(), {N, K}));
         std::vector<int32_t> c(M * N);
+        // a = 255, z = 0: sum = -extreme.
+        std::vector<uint8_t> a(M * K, 255);
         gemm_s32(TensorView(a.data(), {M, K}), packed, GemmOptions{}, TensorView(c.data(), {M, N}));
-        for (int32_t v : c) ASSERT_EQ(v, int32_t(-255 * 128 * K)) << "K=" << K;
-        // s8 activations at -128 against w = -128: the +128 shift must not overflow either.
+        for (int32_t v : c) ASSERT_EQ(v, -extreme) << "K=" << K << " a=255 z=0";
+        // a = 0, z = 255: sum = +extreme (the zero point folded into the bias).
+        std::fill(a.begin(), a.end(), 0);
+        gemm_s32(TensorView(a.data(), {M, K}), packed, GemmOptions{255, nullptr}, TensorView(c.data(), {M, N}));
+        for (int32_t v : c) ASSERT_EQ(v, extreme) << "K=" << K << " a=0 z=255";
+        // s8 activations at -128 (z = 0): the +128 shift must not overflow either.
         std::vector<int8_t> as(M * K, -128);
         gemm_s32(TensorView(as.data(), {M, K}), packed, GemmOptions{}, TensorView(c.data(), {M, N}));
         for (int32_t v : c) ASSERT_EQ(v, int32_t(128 * 128 * K)) << "K=" << K << " s8";
     }
+}
+
+TEST(GemmKernels, BiasThatCouldOverflowIsRejected) {
+    const int64_t K = 65536;
+    std::vector<int8_t> w(2 * K, 1);
+    PackedGemmWeights packed(TensorView(w.data(), {2, K}));
+    std::vector<uint8_t> a(K, 1);
+    std::vector<int32_t> c(2, 42), bias = {0, 9000000};
+    qforge::testing::expect_error_untouched<InvalidArgument>(
+        [&] { gemm_s32(TensorView(a.data(), {1, K}), packed, GemmOptions{0, bias.data()}, TensorView(c.data(), {1, 2})); },
+        "bias[1] = 9000000", c, 42);
 }
 
 }  // namespace
@@ -179,6 +199,8 @@ TEST(GemmErrors, BadInputIsRejectedAndNothingWritten) {
         qforge::testing::expect_error_untouched(f, needle, c, 42);
     };
     expect([&] { gemm_s32(TensorView(a.data(), {8, 4}), packed, {}, cv); }, "has K = 4 but the weights have K = 8");
+    expect([&] { gemm_s32(TensorView(reinterpret_cast<uint8_t *>(c.data()), {4, 8}), packed, {}, cv); },
+           "overlap");
     expect([&] { gemm_s32(TensorView(a.data(), {32}), packed, {}, cv); }, "a must be [M, K]");
     std::vector<float> fa(32);
     expect([&] { gemm_s32(TensorView(fa.data(), {4, 8}), packed, {}, cv); }, "a must be u8 or s8");

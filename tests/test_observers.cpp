@@ -105,6 +105,8 @@ TEST(Observers, BadInputIsRejected) {
     std::vector<float> nan = {1.0f, NAN};
     Observer o(ObserverOptions::min_max(QuantRange::from_bits(8, true), QScheme::symmetric));
     EXPECT_THROW(o.observe(TensorView(nan.data(), {2})), InvalidArgument);
+    std::vector<float> inf = {1.0f, -INFINITY};
+    EXPECT_THROW(o.observe(TensorView(inf.data(), {2})), InvalidArgument);
     EXPECT_FALSE(o.has_observations());
     EXPECT_THROW(o.channel_qparams(), InvalidArgument);
     std::vector<int32_t> ints = {1, 2};

@@ -3,6 +3,7 @@
 // first kernel call, because Halide's dispatcher caches its choice then.
 #include "qforge/dispatch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -25,7 +26,16 @@ std::once_flag g_init_once;
 // calling thread for the checks that can fail here: bounds, requirements).
 thread_local std::string t_last_error;
 
-void record_halide_error(void *, const char *msg) { t_last_error = msg ? msg : "(no message)"; }
+// Called by Halide from C: must not throw. (Messages from Halide's worker
+// threads land in that worker's slot; the checks that can fail here, bounds and
+// requirements, run on the calling thread before any parallel work.)
+void record_halide_error(void *, const char *msg) noexcept {
+    try {
+        t_last_error = msg ? msg : "(no message)";
+    } catch (...) {
+        // Out of memory while recording the message: the error code still reaches the caller.
+    }
+}
 
 bool has_feature(const uint64_t *features, int count, int bit) {
     return bit / 64 < count && ((features[bit / 64] >> (bit % 64)) & 1);
@@ -98,7 +108,14 @@ namespace detail {
 void ensure_kernel_runtime() {
     std::call_once(g_init_once, [] {
         if (const char *env = std::getenv("QFORGE_MAX_CPU_VARIANT"); env && *env) {
-            g_max_variant.store(static_cast<int>(parse_cpu_variant(env)));
+            int cap;
+            try {
+                cap = static_cast<int>(parse_cpu_variant(env));
+            } catch (const InvalidArgument &e) {
+                throw InvalidArgument(std::string("environment variable QFORGE_MAX_CPU_VARIANT: ") + e.what());
+            }
+            // The lower of the environment's cap and limit_cpu_variant()'s.
+            g_max_variant.store(std::min(g_max_variant.load(), cap));
         }
         halide_set_error_handler(record_halide_error);
         halide_set_custom_can_use_target_features(capped_can_use_target_features);
@@ -149,6 +166,14 @@ void require_no_partial_overlap(const char *op, const char *name_a, const Tensor
     if (overlap && !exact_alias) {
         throw ShapeError(std::string(op) + ": " + name_a + " and " + name_b +
                          " overlap partially (in-place use must alias exactly)");
+    }
+}
+
+void require_disjoint(const char *op, const char *name_a, const TensorView &a, const char *name_b,
+                      const TensorView &b) {
+    auto lo_a = reinterpret_cast<uintptr_t>(a.data()), lo_b = reinterpret_cast<uintptr_t>(b.data());
+    if (lo_a < lo_b + b.nbytes() && lo_b < lo_a + a.nbytes()) {
+        throw ShapeError(std::string(op) + ": " + name_a + " and " + name_b + " overlap (they must not share memory)");
     }
 }
 

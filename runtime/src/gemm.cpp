@@ -2,6 +2,7 @@
 #include "qforge/gemm.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "qf_gemm_s8_gemv.h"
 #include "qf_gemm_u8.h"
 #include "qf_gemm_u8_gemv.h"
+#include "qf_gemm_layout_probe.h"
 #include "qf_pack_gemm_weights.h"
 
 namespace qforge {
@@ -23,7 +25,8 @@ namespace qforge {
 namespace {
 
 // K bound: |a - z| * |w| <= 255 * 128 per product, so K <= 65536 keeps the
-// int32 accumulator (plus a bias of a few million) from overflowing.
+// int32 sum within 255 * 128 * 65536 = 2139095040; the bias gets the rest of
+// the int32 range (checked per call: check_bias_headroom).
 constexpr int64_t kMaxK = 65536;
 // Rows at or below this run the one-row (GEMV) kernels.
 constexpr int64_t kGemvMaxRows = 4;
@@ -125,9 +128,29 @@ GemmKernels kernels_for(DType out) {
 
 namespace detail {
 
-int64_t gemm_tile_rows() {
-    // schedules/x86/gemm_x86.h, default_tile_m: 6 rows on AVX-512, 2 elsewhere.
-    return cpu_variant() == CpuVariant::avx512_vnni ? 6 : 2;
+const GemmLayout &gemm_layout() {
+    // Asked once from the probe kernel (same targets and dispatch as the GEMM
+    // kernels, built from the same schedule functions): never restated here.
+    static const GemmLayout layout = [] {
+        ensure_kernel_runtime();
+        int32_t v[3] = {0, 0, 0};
+        Halide::Runtime::Buffer<int32_t> out(v, 3);
+        check_kernel(qf_gemm_layout_probe(out), "gemm", "qf_gemm_layout_probe");
+        return GemmLayout{v[0], v[1], v[2]};
+    }();
+    return layout;
+}
+
+void check_bias_headroom(const char *op, const int32_t *bias, int64_t n, int64_t k) {
+    if (!bias) return;
+    const int64_t limit = int64_t(INT32_MAX) - int64_t(255) * 128 * k;
+    for (int64_t i = 0; i < n; i++) {
+        if (std::llabs(int64_t(bias[i])) > limit) {
+            throw InvalidArgument(std::string(op) + ": bias[" + std::to_string(i) + "] = " + std::to_string(bias[i]) +
+                                  " could overflow the int32 accumulator with K = " + std::to_string(k) +
+                                  " (|bias| must be <= " + std::to_string(limit) + ")");
+        }
+    }
 }
 
 void check_requantization(const char *op, const Requantization &rq, DType out) {
@@ -187,7 +210,8 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     const GemmKernels kernels = kernels_for(epilogue.out);
     // Whole row tiles run the tiled kernel; the last m mod R rows (or all of a
     // short M) run the one-row kernel on the same buffers cropped to them.
-    const int64_t tile = gemm_tile_rows();
+    // (A kernel error in the second call leaves the first call's rows written.)
+    const int64_t tile = gemm_layout().tile_rows;
     const int64_t tiled_rows = m <= kGemvMaxRows ? 0 : m / tile * tile;
     auto call = [&](KernelFn fn, halide_buffer_t *ab, halide_buffer_t *cb, const std::string &name) {
         check_kernel(fn(ab, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max,
@@ -236,11 +260,9 @@ PackedGemmWeights::PackedGemmWeights(const TensorView &w) {
     k_padded_ = round_up(k_, 4);
     packed_.assign(static_cast<size_t>(n_padded_ * k_padded_), 0);
     row_sums_.assign(static_cast<size_t>(n_padded_), 0);
-    // The kernels' k group and panel follow the variant dispatch picks
-    // (schedules/x86/gemm_x86.h: k_group, panel_width).
-    const CpuVariant v = cpu_variant();
-    k_group_ = v == CpuVariant::avx512_vnni ? 4 : 2;
-    panel_ = v == CpuVariant::avx512_vnni ? 64 : v == CpuVariant::avx2 ? 32 : 16;
+    // The kernels' k group and panel follow the variant dispatch picks.
+    k_group_ = detail::gemm_layout().k_group;
+    panel_ = detail::gemm_layout().panel;
     Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(static_cast<const int8_t *>(w.data())),
                                        static_cast<int>(k_), static_cast<int>(n_));
     auto pb = packed_buffer();
@@ -255,6 +277,9 @@ void gemm_public(const char *op, const TensorView &a, const PackedGemmWeights &w
                  const detail::GemmEpilogue &epilogue, const TensorView &c) {
     auto pa = prepare_activations(op, a, w, opt.a_zero_point);
     check_output(op, c, epilogue.out, pa, w);
+    // Parallel tasks read rows of A while others write rows of C: no aliasing at all.
+    detail::require_disjoint(op, "a", a, "c", c);
+    detail::check_bias_headroom(op, opt.bias, w.n(), w.k());
     if (pa.m == 0) return;
     Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(pa.data), static_cast<int>(pa.k_padded),
                                         static_cast<int>(pa.m));

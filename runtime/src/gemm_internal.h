@@ -26,8 +26,15 @@ struct GemmEpilogue {
 // inside the type, multipliers finite and > 0 (1 or per-channel entries).
 void check_requantization(const char *op, const Requantization &rq, DType out);
 
-// Rows per register tile of the tiled GEMM kernels for the dispatched variant.
-int64_t gemm_tile_rows();
+// The dispatched variant's packed layout and row tile (qf_gemm_layout_probe).
+struct GemmLayout {
+    int32_t k_group, panel, tile_rows;
+};
+const GemmLayout &gemm_layout();
+
+// Throws InvalidArgument if some |bias| plus the largest possible sum over K
+// could pass INT32_MAX.
+void check_bias_headroom(const char *op, const int32_t *bias, int64_t n, int64_t k);
 
 // a: u8 (K padded, m) rows with zero point a_zero_point (already in u8
 // terms); c: (N, m) of the epilogue's type, any strides. bias: N or nullptr.

@@ -38,6 +38,11 @@ inline halide_type_t halide_type_for(DType t) {
     return halide_type_of<uint8_t>();
 }
 
+// For kernels whose parallel tasks read inputs others have overwritten (GEMM,
+// conv): no overlap at all, exact aliasing included.
+void require_disjoint(const char *op, const char *name_a, const TensorView &a, const char *name_b,
+                      const TensorView &b);
+
 // A 1-D Halide buffer over all elements of a contiguous view.
 template<typename T> Halide::Runtime::Buffer<T> flat_buffer(const TensorView &t) {
     return Halide::Runtime::Buffer<T>(t.data_as<T>(), static_cast<int>(t.numel()));

@@ -59,13 +59,15 @@ void Observer::observe(const TensorView &x) {
         for (int c = 0; c < split.channels; c++) {
             const float *row = data + (static_cast<int64_t>(o) * split.channels + c) * split.inner;
             float l = lo[c], h = hi[c];
-            bool nan = false;
+            bool non_finite = false;
             for (int i = 0; i < split.inner; i++) {
-                nan |= std::isnan(row[i]);
+                non_finite |= !std::isfinite(row[i]);
                 l = std::min(l, row[i]);
                 h = std::max(h, row[i]);
             }
-            if (nan) throw InvalidArgument(std::string(op) + ": x contains NaN");
+            // An infinite range would give an infinite scale (and, averaged, a
+            // NaN one forever after): reject the batch instead.
+            if (non_finite) throw InvalidArgument(std::string(op) + ": x contains NaN or Inf");
             lo[c] = l;
             hi[c] = h;
         }

@@ -129,12 +129,14 @@ void fake_quant_backward(const TensorView &dy, const TensorView &mask, const Ten
 
 void lsq_forward(const TensorView &x, const LearnableQuantParams &p, const TensorView &y) {
     p.validate("lsq_forward");
+    check_forward_tensors("lsq_forward", x, y, nullptr);  // errors name lsq_forward, not fake_quant
     QuantParams q{p.scale, learnable_zero_point_forward(p.zero_point, p.range), p.range};
     fake_quant(x, q, y);
 }
 
 void lsq_forward(const TensorView &x, const LearnablePerChannelQuantParams &p, const TensorView &y) {
     p.validate("lsq_forward(per-channel)");
+    check_forward_tensors("lsq_forward(per-channel)", x, y, nullptr);
     PerChannelQuantParams q{p.scales, {}, p.axis, p.range};
     for (float z : p.zero_points) q.zero_points.push_back(learnable_zero_point_forward(z, p.range));
     fake_quant(x, q, y);
@@ -145,10 +147,10 @@ LsqGradients lsq_backward(const TensorView &x, const TensorView &dy, const Learn
     const char *op = "lsq_backward";
     p.validate(op);
     check_backward_tensors(op, x, dy, dx);
+    LsqGradients grads;
+    if (x.numel() == 0) return grads;  // nothing to sum (and no default g for n = 0)
     float g = grad_scale ? *grad_scale : lsq_default_grad_scale(x.numel(), p.range.qmax);
     check_grad_scale(op, g);
-    LsqGradients grads;
-    if (x.numel() == 0) return grads;
     detail::ensure_kernel_runtime();
     auto xb = flat_buffer<float>(x);
     auto dyb = flat_buffer<float>(dy);
@@ -169,12 +171,12 @@ LsqPerChannelGradients lsq_backward(const TensorView &x, const TensorView &dy,
     check_backward_tensors(op, x, dy, dx);
     auto split = detail::split_at_axis(op, x, p.axis, p.scales.size());
     const int64_t per_channel = static_cast<int64_t>(split.inner) * split.outer;
-    float g = grad_scale ? *grad_scale : lsq_default_grad_scale(per_channel, p.range.qmax);
-    check_grad_scale(op, g);
     LsqPerChannelGradients grads;
     grads.dscale.assign(p.scales.size(), 0.0f);
     grads.dzero_point.assign(p.scales.size(), 0.0f);
-    if (x.numel() == 0) return grads;
+    if (x.numel() == 0) return grads;  // nothing to sum (and no default g for n = 0)
+    float g = grad_scale ? *grad_scale : lsq_default_grad_scale(per_channel, p.range.qmax);
+    check_grad_scale(op, g);
     detail::ensure_kernel_runtime();
     // Per-channel learnable backward rounds zero points like the forward (numerics.md).
     std::vector<int32_t> z(p.zero_points.size());

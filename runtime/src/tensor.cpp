@@ -43,6 +43,13 @@ TensorView::TensorView(void *data, DType dtype, Shape shape, Shape strides)
     }
 }
 
+int64_t TensorView::dim(int i) const {
+    if (i < 0 || i >= rank()) {
+        throw ShapeError("tensor: dimension " + std::to_string(i) + " does not exist in " + describe());
+    }
+    return shape_[static_cast<size_t>(i)];
+}
+
 int64_t TensorView::numel() const {
     int64_t n = 1;
     for (int64_t d : shape_) {
@@ -88,6 +95,10 @@ void Tensor::FreeDeleter::operator()(void *p) const { std::free(p); }
 
 Tensor::Tensor(DType dtype, Shape shape) {
     TensorView shape_only(nullptr, dtype, shape);
+    const int64_t n = shape_only.numel();
+    if (n > static_cast<int64_t>(std::numeric_limits<size_t>::max() / 64 / dtype_size(dtype))) {
+        throw ShapeError("Tensor: " + shape_only.describe() + " is too large to allocate");
+    }
     size_t bytes = shape_only.nbytes();
     size_t rounded = (bytes + 63) / 64 * 64;
     void *p = std::aligned_alloc(64, rounded ? rounded : 64);

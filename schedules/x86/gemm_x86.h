@@ -1,8 +1,8 @@
 // x86 schedules for the int8 GEMM (generators/gemm_int8_generators.cpp).
 //
-// The accumulator tile is register-resident: tile_n columns (vectors of
-// int32 lanes) x tile_m rows, with the 4-deep k group reduced inside each
-// vector lane. On AVX-512 VNNI that reduction is one zmm vpdpbusd (u8 x s8,
+// The accumulator tile is register-resident: one panel of columns (vectors of
+// int32 lanes) x tile_m rows, with the k group (4 deep on VNNI, 2 elsewhere)
+// reduced inside each vector lane. On AVX-512 VNNI that reduction is one zmm vpdpbusd (u8 x s8,
 // 4 products per int32 lane, HALIDE14_NOTES §2); on AVX2/SSE Halide lowers
 // the same reduction to 16-bit widening multiplies and pmaddwd, which cannot
 // saturate (|255 * -128| * 2 < 2^31). Every reduction is a full vector
@@ -21,10 +21,6 @@ namespace qforge::schedules::x86 {
 struct GemmParams {
     GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
     GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 32};  // parallel grain along M
-    // k groups (of 4) per cache block; 0 = no K blocking. With blocking, a
-    // task's accumulators live in memory (L2) and each block of packed weights
-    // (64 columns x 4 k_block bytes) is reused from L1 by every row tile.
-    GeneratorParam<int> k_block{"k_block", 0};
 };
 
 inline int int32_lanes(const Target &t) { return float_lanes(t); }
@@ -89,25 +85,6 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
         .parallel(task);
 
     Var nu("nu"), nv("nv");
-    if (p.k_block > 0) {
-        // The task's block of rows accumulates over K blocks: for each K
-        // block, every row tile runs its register tile over that block.
-        Var mb("mb"), mr("mr");
-        RVar ryo("ryo"), ryi("ryi");
-        acc.compute_at(c, task).bound_extent(ni_acc, tn).bound_extent(no_acc, 1);
-        acc.split(m, mb, mr, tm, TailStrategy::GuardWithIf).vectorize(ni_acc, vec).unroll(mr);
-        acc.update()
-            .split(m, mb, mr, tm, TailStrategy::GuardWithIf)
-            .split(ni_acc, nu, nv, vec)
-            .split(r.y, ryo, ryi, p.k_block, TailStrategy::GuardWithIf)
-            .reorder(r.x, nv, nu, mr, ryi, mb, ryo)
-            .atomic()
-            .vectorize(r.x)
-            .vectorize(nv)
-            .unroll(nu)
-            .unroll(mr);
-        return;
-    }
     // The accumulator: one full register tile per (mo, no), even at the right
     // edge (padded columns have zero weights).
     // (A column tile is one whole panel, so one `no` per tile: bound_extent

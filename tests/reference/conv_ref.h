@@ -2,7 +2,7 @@
 // scalar C++: NHWC input, OHWI weights, padding that reads the zero point.
 #pragma once
 
-#include <cassert>
+#include <stdexcept>
 #include <cstdint>
 #include <vector>
 
@@ -33,7 +33,7 @@ std::vector<int32_t> conv2d_acc(const std::vector<XT> &x, int64_t N, int64_t H, 
                                 const int64_t xv = inside ? int64_t(x[((n * H + iy) * W + ix) * C + grp * cg + ci]) : zx;
                                 s += (xv - zx) * int64_t(w[((o * KH + kh) * KW + kw) * cg + ci]);
                             }
-                    assert(s >= INT32_MIN && s <= INT32_MAX);
+                    if (s < INT32_MIN || s > INT32_MAX) throw std::overflow_error("reference: the true sum does not fit int32");
                     acc[((n * OH + oy) * OW + ox) * O + o] = static_cast<int32_t>(s);
                 }
     return acc;

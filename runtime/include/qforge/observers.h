@@ -35,7 +35,7 @@ class Observer {
 public:
     explicit Observer(ObserverOptions options);  // validates the options
 
-    // Folds a batch in. Throws on NaN in x, on a rank that does not have the
+    // Folds a batch in. Throws on NaN or Inf in x, on a rank that does not have the
     // axis, or on a channel count that changed since the first batch.
     void observe(const TensorView &x);
 

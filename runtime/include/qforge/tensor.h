@@ -38,7 +38,7 @@ public:
     int rank() const { return static_cast<int>(shape_.size()); }
     const Shape &shape() const { return shape_; }
     const Shape &strides() const { return strides_; }
-    int64_t dim(int i) const { return shape_.at(static_cast<size_t>(i)); }
+    int64_t dim(int i) const;  // throws ShapeError for a dimension the view does not have
     int64_t numel() const;
     size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
     bool is_contiguous() const;
