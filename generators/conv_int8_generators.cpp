@@ -147,7 +147,7 @@ public:
     sx86::DepthwiseParams tuning;
 
     Input<Buffer<uint8_t>> x{"x", 4};         // x(c, w, h, n)
-    Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost
+    Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost, padded to 16
     Input<Buffer<int32_t>> bias{"bias", 1};   // bias(c)
     Input<int32_t> x_zero_point{"x_zero_point"};
     Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
@@ -164,16 +164,34 @@ public:
     }
 
     void generate() {
-        x_padded = pad_spatially(x, x_zero_point);
-        r = RDom(0, w.dim(1).extent(), 0, w.dim(2).extent(), "r");  // (kw, kh)
-        Expr ix = ox * stride_w - pad_left + r.x * dilation_w;
-        Expr iy = oy * stride_h - pad_top + r.y * dilation_h;
-        acc(c, ox, oy, n) = bias(c);
-        // Each product fits int16 exactly (|x - z| <= 255, |w| <= 128, 255 * 128 < 2^15):
-        // multiplying in 16 bits doubles the lanes per multiply; only the sum needs 32.
-        Expr product = (cast<int16_t>(x_padded(c, ix, iy, n)) - cast<int16_t>(x_zero_point)) *
-                       cast<int16_t>(w(c, r.x, r.y));
-        acc(c, ox, oy, n) += cast<int32_t>(product);
+        Func x_padded = pad_spatially(x, x_zero_point);
+        const Expr kernel_w = w.dim(1).extent(), kernel_h = w.dim(2).extent();
+        // sum (x - z) w = sum x w - z sum w: the zero point moves into the bias
+        // (exact modulo 2^32, as the int32 accumulator itself), so the taps are
+        // plain u8 x s8 products, 4 of them per int32 lane (vpdpbusd).
+        RDom rw(0, kernel_w, 0, kernel_h, "rw");
+        bias_folded(c) = bias(c);
+        bias_folded(c) -= x_zero_point * cast<int32_t>(w(c, rw.x, rw.y));
+        // Output rows come in pairs (q = oy % 2, p = oy / 2). Both rows of pair p
+        // read input rows iy0 + m, iy0 = 2 p stride_h - pad_top, for m in [0, M),
+        // M = (KH - 1) dilation_h + stride_h + 1 (3x3, stride 1: exactly 4).
+        // xt interleaves them in groups of 4 (m = 4 g + k: one channel's 4 rows
+        // are 4 adjacent bytes), so one 64-byte load holds 4 rows of 16
+        // channels for vpdpbusd, and one xt row serves both output rows.
+        Expr iy = 2 * p * stride_h - pad_top + 4 * g + k;
+        xt(k, c, ix, g, p, n) = x_padded(c, ix, iy, n);
+        // w2(k, c, kw, g, q): the weight row xt row m meets in output row q of
+        // the pair (kh = (m - q stride_h) / dilation_h when that is a tap), else 0.
+        Expr khd = 4 * g + k - q * stride_h;
+        Expr kh = khd / dilation_h;
+        Expr is_tap = khd >= 0 && khd % dilation_h == 0 && kh < kernel_h;
+        w2(k, c, ix, g, q) = select(is_tap, w(c, ix, clamp(kh, 0, kernel_h - 1)), cast<int8_t>(0));
+        const Expr groups_h = ((kernel_h - 1) * dilation_h + stride_h + 4) / 4;
+        r = RDom(0, 4, 0, kernel_w, 0, groups_h, "r");  // (k, kw, g)
+        Expr ixr = ox * stride_w - pad_left + r.y * dilation_w;
+        acc(c, ox, oy, n) = bias_folded(c);
+        acc(c, ox, oy, n) += cast<int32_t>(xt(r.x, c, ixr, r.z, oy / 2, n)) *
+                             cast<int32_t>(w2(r.x, c, r.y, r.z, oy % 2));
         if (kind == ConvOutput::s32) {
             y(c, ox, oy, n) = acc(c, ox, oy, n);
         } else if (kind == ConvOutput::f32) {
@@ -182,17 +200,21 @@ public:
             y(c, ox, oy, n) = cast(requant_type, nx::requantize(acc(c, ox, oy, n), channel_scale(c), out_zero_point,
                                                                 out_min, out_max));
         }
+        // Channels come padded to a multiple of 16 (the runtime), so the kernel
+        // runs whole vectors of channels; y has the real channel count. (Halide
+        // 14: add_requirement only after the outputs are defined.)
+        this->add_requirement(x.dim(0).extent() % 16 == 0, "depthwise: channels must be padded to 16, got",
+                              x.dim(0).extent());
     }
 
     void schedule() {
-        sx86::schedule_depthwise_conv(y, acc, x_padded, r, w.dim(1).extent(), w.dim(2).extent(), c, ox, oy, n,
-                                      get_target(), tuning);
+        sx86::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, get_target(), tuning);
     }
 
 private:
-    Var c{"c"}, ox{"ox"}, oy{"oy"}, n{"n"};
+    Var c{"c"}, ox{"ox"}, oy{"oy"}, n{"n"}, k{"k"}, ix{"ix"}, g{"g"}, p{"p"}, q{"q"};
     RDom r;
-    Func acc{"acc"}, x_padded{"x_padded"};
+    Func acc{"acc"}, xt{"xt"}, w2{"w2"}, bias_folded{"bias_folded"};
 };
 
 using DepthwiseConvS32 = DepthwiseConvInt8<ConvOutput::s32>;

@@ -162,18 +162,31 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
 
     if (w.depthwise()) {
         // Validate the epilogue the GEMM way (same rules), then call the direct kernel.
-        std::vector<int32_t> bias(static_cast<size_t>(co), 0);
+        // The kernel runs whole vectors of 16 channels: weights, bias, scales
+        // and (when C % 16 != 0) the input come padded to cp channels; the
+        // output keeps C. Padded channels compute zeros nobody reads.
+        const int64_t cp = (co + 15) / 16 * 16;
+        std::vector<int32_t> bias(static_cast<size_t>(cp), 0);
         if (opt.bias) std::copy(opt.bias, opt.bias + co, bias.begin());
-        std::vector<float> scale(static_cast<size_t>(co), 0.0f);
+        std::vector<float> scale(static_cast<size_t>(cp), 0.0f);
         for (int64_t c = 0; c < co && !e.channel_scale.empty(); c++) {
             scale[c] = e.channel_scale.size() == 1 ? e.channel_scale[0] : e.channel_scale[c];
         }
-        Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(in.data), static_cast<int>(in.c),
+        const uint8_t *xdata = in.data;
+        std::vector<uint8_t> xpadded;
+        if (cp != in.c) {
+            const int64_t px = in.n * in.h * in.w;
+            xpadded.assign(static_cast<size_t>(px * cp), static_cast<uint8_t>(in.zero_point));
+            for (int64_t p = 0; p < px; p++) std::copy_n(in.data + p * in.c, in.c, xpadded.data() + p * cp);
+            xdata = xpadded.data();
+        }
+        Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(xdata), static_cast<int>(cp),
                                             static_cast<int>(in.w), static_cast<int>(in.h), static_cast<int>(in.n));
-        Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(w.depthwise_weights().data()), static_cast<int>(co),
+        // (c, kw, kh) over cp channels: see the PackedConvWeights constructor.
+        Halide::Runtime::Buffer<int8_t> wb(const_cast<int8_t *>(w.depthwise_weights().data()), static_cast<int>(cp),
                                            static_cast<int>(w.kernel_w()), static_cast<int>(w.kernel_h()));
-        Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(co));
-        Halide::Runtime::Buffer<float> sb(scale.data(), static_cast<int>(co));
+        Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(cp));
+        Halide::Runtime::Buffer<float> sb(scale.data(), static_cast<int>(cp));
         Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(co),
                                          static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
         auto call = [&](auto fn, const char *name) {
@@ -269,11 +282,14 @@ PackedConvWeights::PackedConvWeights(const TensorView &w, int groups) {
     groups_ = groups;
     const auto *src = static_cast<const int8_t *>(w.data());
     if (depthwise()) {
-        // OHWI [C, KH, KW, 1] -> (c, kw, kh) with c innermost: vectors across channels.
-        depthwise_.resize(static_cast<size_t>(out_channels_ * kh_ * kw_));
+        // OHWI [C, KH, KW, 1] -> (c, kw, kh) with c innermost: vectors across
+        // channels. Channels are padded with zero filters to cp, a multiple of
+        // 16: the kernel runs whole vectors.
+        const int64_t cp = (out_channels_ + 15) / 16 * 16;
+        depthwise_.assign(static_cast<size_t>(cp * kh_ * kw_), 0);
         for (int64_t c = 0; c < out_channels_; c++) {
             for (int64_t y = 0; y < kh_; y++) {
-                for (int64_t x = 0; x < kw_; x++) depthwise_[(y * kw_ + x) * out_channels_ + c] = src[(c * kh_ + y) * kw_ + x];
+                for (int64_t x = 0; x < kw_; x++) depthwise_[(y * kw_ + x) * cp + c] = src[(c * kh_ + y) * kw_ + x];
             }
         }
         return;

@@ -14,9 +14,11 @@ struct Im2colParams {
     GeneratorParam<int> pixels_per_task{"pixels_per_task", 64};  // output pixels per parallel task
 };
 struct DepthwiseParams {
-    GeneratorParam<int> channel_vectors{"channel_vectors", 2};  // int32 vectors of channels per inner step
-                                                                // (2: the int16 products fill a vector)
-    GeneratorParam<int> rows_per_task{"rows_per_task", 1};      // output rows per parallel task
+    // int32 vectors of channels per register tile. Keep 1: the runtime pads channels to 16 only
+    // (2 with C = 48 would read past the padding; measured no faster at C = 32).
+    GeneratorParam<int> channel_vectors{"channel_vectors", 1};
+    GeneratorParam<int> tile_pixels{"tile_pixels", 8};          // output pixels along ox per register tile
+    GeneratorParam<int> rows_per_task{"rows_per_task", 2};      // pairs of output rows per parallel task
 };
 
 // im2col: a gather of bytes, memory-bound. Pixels in parallel tasks; each
@@ -31,27 +33,62 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
 }
 
 // Depthwise: each output is a KHxKW dot product within one channel, so vectors
-// run across channels (contiguous in NHWC); rows of the output image are the
-// parallel tasks. The zero-point border is materialised once (x_padded at the
-// root), so the taps load without bounds selects, and 3x3 filters (the common
-// case) get their taps unrolled.
-inline void schedule_depthwise_conv(Func y, Func acc, Func x_padded, const RDom &r, const Expr &kernel_w,
-                                    const Expr &kernel_h, const Var &c, const Var &ox, const Var &oy, const Var &n,
-                                    const Target &t, const DepthwiseParams &params) {
-    const int lanes = float_lanes(t) * std::max(1, (int)params.channel_vectors);
-    Var co("co"), ci("ci"), task("task");
+// run across channels (contiguous in NHWC). The generator interleaves the
+// input rows of each pair of output rows in groups of 4 (xt(k, c, ix, g, p)),
+// so one 64-byte load holds 4 input rows of 16 channels and one vpdpbusd
+// does 4 taps per lane. xt is built per pair of output rows (row-sized:
+// L1-resident) and read by both. The register tile is channel_vectors x
+// tile_pixels accumulators; each weight vector is loaded once per tile. Pairs
+// of output rows are the parallel tasks.
+inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bias_folded, const RDom &r,
+                                    const Var &c, const Var &ox, const Var &oy, const Var &n, const Var &k,
+                                    const Var &ix, const Var &g, const Target &t, const DepthwiseParams &params) {
+    const int vec = int32_lanes(t);
+    const int lanes = vec * std::max(1, (int)params.channel_vectors);
+    const int tp = std::max(1, (int)params.tile_pixels);
+    // As in the direct conv below: LLVM's SLP vectorizer packs the tile's
+    // pixel addresses into ymm registers (vpaddq/vpextrq on the vpdpbusd ports).
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
+    bias_folded.compute_root();
+    w2.compute_root().bound_extent(w2.args()[0], 4);
+    Var co("co"), ci("ci"), xo("xo"), xi("xi"), yp("yp"), yq("yq"), task("task"), to("to"), ti("ti");
     y.split(c, co, ci, lanes, TailStrategy::GuardWithIf)
-        .reorder(ci, co, ox, oy, n)
-        .fuse(oy, n, task)
-        .parallel(task, std::max(1, (int)params.rows_per_task))
-        .vectorize(ci);
-    {
-        const auto a = x_padded.args();  // c, w, h, n
-        x_padded.compute_root().parallel(a[2]).vectorize(a[0], 4 * float_lanes(t), TailStrategy::GuardWithIf);
-    }
-    acc.compute_at(y, co).vectorize(c, lanes, TailStrategy::GuardWithIf);
-    acc.update().vectorize(c, lanes, TailStrategy::GuardWithIf);
-    acc.update().specialize(kernel_w == 3 && kernel_h == 3).unroll(r.x).unroll(r.y);
+        .split(ox, xo, xi, tp, TailStrategy::GuardWithIf)
+        .split(oy, yp, yq, 2, TailStrategy::GuardWithIf)
+        .reorder(ci, xi, co, xo, yq, yp, n)
+        .fuse(yp, n, task)
+        .split(task, to, ti, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
+        .parallel(to)
+        .vectorize(ci, vec)
+        .unroll(ci)
+        .unroll(xi);
+    Var xc("xc"), xv("xv");
+    xt.compute_at(y, ti)
+        .bound_extent(k, 4)
+        .split(c, xc, xv, 2 * vec, TailStrategy::GuardWithIf)
+        .reorder(xv, k, xc, ix, g)
+        .vectorize(xv)
+        .unroll(k);
+    // Whole register tiles only: the runtime pads the channels to a multiple of
+    // 16 (a VNNI reduction narrower than 16 lanes becomes VEX vpdpbusd xmm,
+    // HALIDE14_NOTES G3), and pixels past the row's end read the padding.
+    Var cu("cu"), cv("cv");
+    acc.compute_at(y, co)
+        .bound_extent(c, lanes)
+        .bound_extent(ox, tp)
+        .split(c, cu, cv, vec)
+        .reorder(cv, cu, ox)
+        .vectorize(cv)
+        .unroll(cu)
+        .unroll(ox);
+    acc.update()
+        .split(c, cu, cv, vec)
+        .reorder(r.x, cv, cu, ox, r.y, r.z)
+        .atomic()
+        .vectorize(r.x)
+        .vectorize(cv)
+        .unroll(cu)
+        .unroll(ox);
 }
 
 // The direct conv's accumulator dimensions: channel within panel, panel, ox, oy, n.
