@@ -1,5 +1,6 @@
 // int8 convolution, NHWC activations, OHWI weights. Algorithms only
-// (schedules/x86/conv_x86.h). Two paths:
+// (schedules/x86/conv_x86.h). The generators behind the conv paths of
+// runtime/src/conv.cpp:
 //   im2col_int8          gathers each output pixel's receptive field (one
 //                        group's channels) into a row of a u8 matrix that the
 //                        int8 GEMM multiplies with the OHWI weights ([O, KH*KW*Ci]

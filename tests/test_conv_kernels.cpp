@@ -82,6 +82,9 @@ TEST(ConvKernels, GeometriesFromTheIssueBitExact) {
     const std::vector<Case> cases = {
         {"1x1 (GEMM on the input)", 1, 7, 9, 16, 24, 1, 1, geom(1, 0)},
         {"1x1, C_in % 4 != 0 (im2col)", 2, 5, 5, 6, 7, 1, 1, geom(1, 0), true, -3},
+        {"1x1 pad 1 (border = bias)", 1, 4, 5, 8, 9, 1, 1, geom(1, 1), false, 17},
+        {"3x3 pad 3 (wider than the kernel)", 1, 5, 5, 4, 8, 3, 3, geom(1, 3), false, 2},
+        {"3x3 C_out 130 (three panels, direct)", 1, 7, 7, 8, 130, 3, 3, geom(1, 1), false, 3},
         {"1x1 stride 2", 1, 8, 8, 16, 8, 1, 1, geom(2, 0)},
         {"3x3 stride 1 pad 1", 1, 12, 10, 13, 17, 3, 3, geom(1, 1), false, 9},
         {"3x3 stride 2 pad 1", 2, 11, 13, 8, 64, 3, 3, geom(2, 1), true, 5},
@@ -121,10 +124,14 @@ TEST(ConvKernels, BadInputIsRejectedAndNothingWritten) {
     auto expect = [&](const std::function<void()> &f, const std::string &needle) {
         qforge::testing::expect_error_untouched(f, needle, y, 42);
     };
-    expect([&] { conv2d_s32(xv, pw, geom(0, 1), {}, yv); }, "strides must be >= 1");
-    expect([&] { conv2d_s32(xv, pw, geom(1, 3), {}, yv); }, "pad_top = 3 is out of range");
+    expect([&] { conv2d_s32(xv, pw, geom(0, 1), {}, yv); }, "conv2d_s32: strides must be in [1, 65536], got 0x0");
+    expect([&] { conv2d_s32(xv, pw, geom(1, 70000), {}, yv); }, "pad_top = 70000 is out of range");
+    expect([&] { conv2d_s32(xv, pw, geom(1, 1), {}, TensorView(reinterpret_cast<int32_t *>(x.data()), {1, 6, 6, 8})); },
+           "overlap");
+    EXPECT_THROW(conv2d_output_shape({1, 6, 6, 4}, pw, geom(0, 1)), InvalidArgument);  // no division by zero
+    EXPECT_THROW(conv2d_output_shape({1, -6, 6, 4}, pw, geom(1, 1)), ShapeError);
     expect([&] { conv2d_s32(xv, pw, geom(1, -1), {}, yv); }, "out of range");
-    expect([&] { conv2d_s32(xv, pw, geom(1, 1, 0), {}, yv); }, "dilations must be >= 1");
+    expect([&] { conv2d_s32(xv, pw, geom(1, 1, 0), {}, yv); }, "dilations must be in [1, 65536]");
     expect([&] { conv2d_s32(xv, pw, geom(1, 0), {}, yv); }, "y must be s32[1,4,4,8]");  // output shape wrong
     expect([&] { conv2d_s32(TensorView(x.data(), {1, 6, 3, 8}), pw, geom(1, 1), {}, yv); }, "has 8 channels");
     expect([&] { conv2d_s32(TensorView(x.data(), {6, 6, 4}), pw, geom(1, 1), {}, yv); }, "NHWC");

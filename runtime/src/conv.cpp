@@ -1,5 +1,6 @@
-// int8 convolution: geometry checks, then the depthwise kernel, the GEMM on
-// the input (1x1), or im2col + GEMM per group.
+// int8 convolution: geometry checks, then one of four paths: the depthwise
+// kernel; the GEMM on the input as it is (1x1, stride 1, unpadded); the direct
+// (implicit-GEMM) kernel (ungrouped, C_in % 4 == 0); im2col + GEMM per group.
 #include "qforge/conv.h"
 
 #include <algorithm>
@@ -25,23 +26,31 @@ namespace {
 
 std::string str(int64_t v) { return std::to_string(v); }
 
+// NHWC output shape, after checking the geometry (defined below).
+Shape output_shape(const char *op, const Shape &x, const PackedConvWeights &w, const Conv2dGeometry &g);
+
+// Geometry limits: every index the kernels compute stays far inside int32.
+constexpr int kMaxGeometry = 1 << 16;  // strides, dilations, pads
+
 void check_geometry(const char *op, const Conv2dGeometry &g, const PackedConvWeights &w) {
-    if (g.stride_h < 1 || g.stride_w < 1) {
-        throw InvalidArgument(std::string(op) + ": strides must be >= 1, got " + str(g.stride_h) + "x" + str(g.stride_w));
+    if (w.out_channels() == 0) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
+    if (g.stride_h < 1 || g.stride_w < 1 || g.stride_h > kMaxGeometry || g.stride_w > kMaxGeometry) {
+        throw InvalidArgument(std::string(op) + ": strides must be in [1, " + str(kMaxGeometry) + "], got " +
+                              str(g.stride_h) + "x" + str(g.stride_w));
     }
-    if (g.dilation_h < 1 || g.dilation_w < 1) {
-        throw InvalidArgument(std::string(op) + ": dilations must be >= 1, got " + str(g.dilation_h) + "x" +
-                              str(g.dilation_w));
+    if (g.dilation_h < 1 || g.dilation_w < 1 || g.dilation_h > kMaxGeometry || g.dilation_w > kMaxGeometry) {
+        throw InvalidArgument(std::string(op) + ": dilations must be in [1, " + str(kMaxGeometry) + "], got " +
+                              str(g.dilation_h) + "x" + str(g.dilation_w));
     }
-    // Padding beyond the dilated kernel would produce outputs that see only padding.
-    const int64_t span_h = (w.kernel_h() - 1) * g.dilation_h + 1, span_w = (w.kernel_w() - 1) * g.dilation_w + 1;
-    for (auto [name, pad, span] : {std::tuple<const char *, int, int64_t>{"pad_top", g.pad_top, span_h},
-                                   {"pad_bottom", g.pad_bottom, span_h},
-                                   {"pad_left", g.pad_left, span_w},
-                                   {"pad_right", g.pad_right, span_w}}) {
-        if (pad < 0 || pad >= span) {
+    // Padding wider than the kernel is allowed (such border outputs see only
+    // the zero point, i.e. equal the bias, as in PyTorch).
+    for (auto [name, pad] : {std::pair<const char *, int>{"pad_top", g.pad_top},
+                             {"pad_bottom", g.pad_bottom},
+                             {"pad_left", g.pad_left},
+                             {"pad_right", g.pad_right}}) {
+        if (pad < 0 || pad > kMaxGeometry) {
             throw InvalidArgument(std::string(op) + ": " + name + " = " + str(pad) + " is out of range [0, " +
-                                  str(span - 1) + "] for the dilated kernel extent " + str(span));
+                                  str(kMaxGeometry) + "]");
         }
     }
     if (g.groups != w.groups()) {
@@ -142,11 +151,12 @@ void direct_conv(const char *op, const Prepared &in, const PackedConvWeights &w,
 
 void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
             const GemmOptions &opt, const Epilogue &e, const TensorView &y) {
-    if (w.out_channels() == 0) throw InvalidArgument(std::string(op) + ": the packed weights are empty");
-    check_geometry(op, g, w);
+    const Shape out_shape = output_shape(op, x.shape(), w, g);  // checks the geometry
     Prepared in = prepare_input(op, x, w, opt.a_zero_point);
-    const Shape out_shape = conv2d_output_shape(x.shape(), w, g);
     detail::require_tensor(op, "y", y, e.out);
+    // Parallel tasks read input rows while others write output rows.
+    detail::require_disjoint(op, "x", x, "y", y);
+    detail::check_bias_headroom(op, opt.bias, w.out_channels(), w.kernel_h() * w.kernel_w() * w.in_channels_per_group());
     if (y.shape() != out_shape) {
         throw ShapeError(std::string(op) + ": y must be " + TensorView(nullptr, e.out, out_shape).describe() +
                          ", got " + y.describe());
@@ -225,6 +235,10 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
             // One row of K padded bytes per output pixel. The bytes past
             // KH*KW*Cg meet zero weights; they are zeroed anyway so the GEMM
             // never reads memory nobody wrote.
+            if (pixels * k_padded > INT32_MAX) {
+                throw ShapeError(std::string(op) + ": the im2col matrix of this convolution (" + str(pixels) +
+                                 " pixels x " + str(k_padded) + " bytes) exceeds 2 GiB; split the batch");
+            }
             const size_t bytes = static_cast<size_t>(pixels * k_padded);
             if (col.size() < bytes) col.resize(bytes);
             const int64_t k = cg * w.kernel_h() * w.kernel_w();
@@ -275,6 +289,10 @@ PackedConvWeights::PackedConvWeights(const TensorView &w, int groups) {
     for (int d = 0; d < 4; d++) {
         if (w.dim(d) < 1) throw ShapeError(std::string(op) + ": w has an empty dimension: " + w.describe());
     }
+    if (w.dim(1) * w.dim(2) * w.dim(3) > 65536) {
+        throw ShapeError(std::string(op) + ": KH*KW*C_in/groups = " + str(w.dim(1) * w.dim(2) * w.dim(3)) +
+                         " exceeds 65536 (the int32 accumulator could overflow)");
+    }
     out_channels_ = w.dim(0);
     kh_ = w.dim(1);
     kw_ = w.dim(2);
@@ -302,16 +320,30 @@ PackedConvWeights::PackedConvWeights(const TensorView &w, int groups) {
 }
 
 Shape conv2d_output_shape(const Shape &x, const PackedConvWeights &w, const Conv2dGeometry &g) {
-    if (x.size() != 4) throw ShapeError("conv2d: x must be NHWC (rank 4)");
+    return output_shape("conv2d_output_shape", x, w, g);
+}
+
+namespace {
+
+Shape output_shape(const char *op, const Shape &x, const PackedConvWeights &w, const Conv2dGeometry &g) {
+    check_geometry(op, g, w);
+    if (x.size() != 4) throw ShapeError(std::string(op) + ": x must be NHWC (rank 4)");
+    for (int d = 0; d < 4; d++) {
+        if (x[d] < 0 || x[d] > INT32_MAX) {
+            throw ShapeError(std::string(op) + ": x dimension " + str(d) + " = " + str(x[d]) + " is out of range");
+        }
+    }
     const int64_t span_h = (w.kernel_h() - 1) * g.dilation_h + 1, span_w = (w.kernel_w() - 1) * g.dilation_w + 1;
     const int64_t eh = x[1] + g.pad_top + g.pad_bottom - span_h, ew = x[2] + g.pad_left + g.pad_right - span_w;
     if (eh < 0 || ew < 0) {
-        throw ShapeError("conv2d: the dilated kernel (" + str(span_h) + "x" + str(span_w) +
+        throw ShapeError(std::string(op) + ": the dilated kernel (" + str(span_h) + "x" + str(span_w) +
                          ") is larger than the padded input (" + str(x[1] + g.pad_top + g.pad_bottom) + "x" +
                          str(x[2] + g.pad_left + g.pad_right) + ")");
     }
     return {x[0], eh / g.stride_h + 1, ew / g.stride_w + 1, w.out_channels()};
 }
+
+}  // namespace
 
 void conv2d_s32(const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g, const GemmOptions &opt,
                 const TensorView &y) {
