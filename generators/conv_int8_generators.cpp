@@ -58,7 +58,7 @@ private:
     Var ci{"ci"}, kw{"kw"}, kh{"kh"}, p{"p"};
 };
 
-enum class ConvOutput { s32, requant, f32 };
+using ConvOutput = nx::AccumulatorOutput;
 
 // Direct convolution on the GEMM's register tile ("implicit GEMM"): the
 // reduction runs over (k group, input channel group, kw, kh) and reads the
@@ -92,7 +92,7 @@ public:
     Output<Func> y{"y", 4};                           // y(o, ox, oy, n)
 
     void configure() {
-        y.set_type(kind == ConvOutput::s32 ? Int(32) : kind == ConvOutput::f32 ? Float(32) : Type(requant_type));
+        y.set_type(nx::accumulator_output_type(kind, requant_type));
     }
 
     void generate() {
@@ -112,13 +112,8 @@ public:
         acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(group * r.y + r.x, ix, iy, n)) *
                                   cast<int32_t>(packed(r.x, oi, ko, oo));
         Expr sum = acc(o % panel, o / panel, ox, oy, n);
-        if (kind == ConvOutput::s32) {
-            y(o, ox, oy, n) = sum;
-        } else if (kind == ConvOutput::f32) {
-            y(o, ox, oy, n) = cast<float>(sum) * channel_scale(o);
-        } else {
-            y(o, ox, oy, n) = cast(requant_type, nx::requantize(sum, channel_scale(o), out_zero_point, out_min, out_max));
-        }
+        y(o, ox, oy, n) = nx::accumulator_output(kind, requant_type, sum, channel_scale(o), out_zero_point, out_min,
+                                                 out_max);
     }
 
     void schedule() {
@@ -161,7 +156,7 @@ public:
     Output<Func> y{"y", 4};                   // y(c, ox, oy, n)
 
     void configure() {
-        y.set_type(kind == ConvOutput::s32 ? Int(32) : kind == ConvOutput::f32 ? Float(32) : Type(requant_type));
+        y.set_type(nx::accumulator_output_type(kind, requant_type));
     }
 
     void generate() {
@@ -193,14 +188,8 @@ public:
         acc(c, ox, oy, n) = bias_folded(c);
         acc(c, ox, oy, n) += cast<int32_t>(xt(r.x, c, ixr, r.z, oy / 2, n)) *
                              cast<int32_t>(w2(r.x, c, r.y, r.z, oy % 2));
-        if (kind == ConvOutput::s32) {
-            y(c, ox, oy, n) = acc(c, ox, oy, n);
-        } else if (kind == ConvOutput::f32) {
-            y(c, ox, oy, n) = cast<float>(acc(c, ox, oy, n)) * channel_scale(c);
-        } else {
-            y(c, ox, oy, n) = cast(requant_type, nx::requantize(acc(c, ox, oy, n), channel_scale(c), out_zero_point,
-                                                                out_min, out_max));
-        }
+        y(c, ox, oy, n) = nx::accumulator_output(kind, requant_type, acc(c, ox, oy, n), channel_scale(c),
+                                                 out_zero_point, out_min, out_max);
         // Channels come padded to a multiple of 16 (the runtime), so the kernel
         // runs whole vectors of channels; y has the real channel count. (Halide
         // 14: add_requirement only after the outputs are defined.)

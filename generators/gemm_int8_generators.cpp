@@ -54,7 +54,7 @@ private:
     Var kk{"kk"}, ni{"ni"}, ko{"ko"}, no{"no"}, n{"n"};
 };
 
-enum class GemmOutput { s32, requant, f32 };
+using GemmOutput = nx::AccumulatorOutput;
 
 // The shared part: inputs, the accumulator, and the output stage per kind.
 template<GemmOutput kind>
@@ -82,7 +82,7 @@ public:
     Output<Func> c{"c", 2};                            // c(n, m)
 
     void configure() {
-        c.set_type(kind == GemmOutput::s32 ? Int(32) : kind == GemmOutput::f32 ? Float(32) : Type(requant_type));
+        c.set_type(nx::accumulator_output_type(kind, requant_type));
     }
 
     void generate() {
@@ -103,13 +103,7 @@ public:
         acc(ni, no, m) += cast<int32_t>(a(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, ni, r.y, no));
         Expr sum = acc(n % panel, n / panel, m);
 
-        if (kind == GemmOutput::s32) {
-            c(n, m) = sum;
-        } else if (kind == GemmOutput::f32) {
-            c(n, m) = cast<float>(sum) * channel_scale(n);
-        } else {
-            c(n, m) = cast(requant_type, nx::requantize(sum, channel_scale(n), out_zero_point, out_min, out_max));
-        }
+        c(n, m) = nx::accumulator_output(kind, requant_type, sum, channel_scale(n), out_zero_point, out_min, out_max);
     }
 
     void schedule() {

@@ -101,4 +101,30 @@ inline Expr requantize(const Expr &acc, const Expr &multiplier, const Expr &z_ou
     return Halide::cast<int32_t>(clamped);
 }
 
+// dequantize an int32 accumulator: float(acc) * scale (e.g. logits).
+inline Expr dequantize_accumulator(const Expr &acc, const Expr &scale) {
+    return Halide::cast<float>(acc) * scale;
+}
+
+// The output stages of the integer kernels (GEMM, conv): the accumulator as
+// is, requantized to the 8-bit `requant_type`, or dequantized to fp32.
+enum class AccumulatorOutput { s32, requant, f32 };
+
+inline Halide::Type accumulator_output_type(AccumulatorOutput kind, const Halide::Type &requant_type) {
+    return kind == AccumulatorOutput::s32 ? Halide::Int(32)
+           : kind == AccumulatorOutput::f32 ? Halide::Float(32)
+                                            : requant_type;
+}
+
+// scale: the per-channel multiplier (requant) or output scale (f32).
+inline Expr accumulator_output(AccumulatorOutput kind, const Halide::Type &requant_type, const Expr &acc,
+                               const Expr &scale, const Expr &z_out, const Expr &lo, const Expr &hi) {
+    switch (kind) {
+    case AccumulatorOutput::s32: return acc;
+    case AccumulatorOutput::f32: return dequantize_accumulator(acc, scale);
+    case AccumulatorOutput::requant: break;
+    }
+    return Halide::cast(requant_type, requantize(acc, scale, z_out, lo, hi));
+}
+
 }  // namespace qforge::numerics
