@@ -136,7 +136,7 @@ TEST(ConvKernels, BadInputIsRejectedAndNothingWritten) {
     expect([&] { conv2d_s32(TensorView(x.data(), {1, 6, 3, 8}), pw, geom(1, 1), {}, yv); }, "has 8 channels");
     expect([&] { conv2d_s32(TensorView(x.data(), {6, 6, 4}), pw, geom(1, 1), {}, yv); }, "NHWC");
     expect([&] { conv2d_s32(xv, pw, geom(1, 1, 1, 2), {}, yv); }, "groups = 2");
-    expect([&] { conv2d_s32(xv, pw, geom(1, 1), GemmOptions{300, nullptr}, yv); }, "zero point 300");
+    expect([&] { conv2d_s32(xv, pw, geom(1, 1), GemmOptions{300, nullptr}, yv); }, "the zero point of x, 300");
     std::vector<int8_t> big(8 * 7 * 7 * 4);
     PackedConvWeights pbig(TensorView(big.data(), {8, 7, 7, 4}), 1);
     expect([&] { conv2d_s32(xv, pbig, geom(1, 0), {}, yv); }, "larger than the padded input");

@@ -206,9 +206,9 @@ TEST(GemmErrors, BadInputIsRejectedAndNothingWritten) {
     expect([&] { gemm_s32(TensorView(fa.data(), {4, 8}), packed, {}, cv); }, "a must be u8 or s8");
     expect([&] { gemm_s32(av, packed, {}, TensorView(c.data(), {4, 4})); }, "c must be [M, N] = [4, 5]");
     expect([&] { gemm_s32(av, packed, {}, TensorView(c.data(), {2, 5})); }, "c must be [M, N]");
-    expect([&] { gemm_s32(av, packed, GemmOptions{256, nullptr}, cv); }, "a_zero_point 256 is outside");
+    expect([&] { gemm_s32(av, packed, GemmOptions{256, nullptr}, cv); }, "the zero point of a, 256, is outside");
     expect([&] { gemm_s32(TensorView(reinterpret_cast<int8_t *>(a.data()), {4, 8}), packed, GemmOptions{-129, nullptr}, cv); },
-           "a_zero_point -129");
+           "the zero point of a, -129");
     auto c8 = TensorView(reinterpret_cast<uint8_t *>(c.data()), {4, 5});
     expect([&] { gemm_requantized(av, packed, {}, Requantization{{-1.0f}, 0, 0, 255}, c8); }, "multiplier[0] must be finite");
     expect([&] { gemm_requantized(av, packed, {}, Requantization{{NAN}, 0, 0, 255}, c8); }, "multiplier[0]");

@@ -70,7 +70,6 @@ Prepared prepare_input(const char *op, const TensorView &x, const PackedConvWeig
     if (x.dtype() != DType::u8 && x.dtype() != DType::s8) {
         throw ShapeError(std::string(op) + ": x must be u8 or s8 NHWC, got " + x.describe());
     }
-    detail::require_tensor(op, "x", x, x.dtype());
     if (x.rank() != 4) throw ShapeError(std::string(op) + ": x must be NHWC (rank 4), got " + x.describe());
     Prepared p;
     p.n = x.dim(0);
@@ -82,21 +81,11 @@ Prepared prepare_input(const char *op, const TensorView &x, const PackedConvWeig
                          str(w.in_channels_per_group() * w.groups()) + " (" + str(w.groups()) + " groups of " +
                          str(w.in_channels_per_group()) + ")");
     }
-    const bool is_signed = x.dtype() == DType::s8;
-    const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-    if (z < lo || z > hi) {
-        throw InvalidArgument(std::string(op) + ": the input zero point " + str(z) + " is outside " +
-                              dtype_name(x.dtype()) + " [" + str(lo) + ", " + str(hi) + "]");
-    }
-    p.zero_point = z + (is_signed ? 128 : 0);
-    if (!is_signed) {
-        p.data = static_cast<const uint8_t *>(x.data());
-        return p;
-    }
-    const auto *src = static_cast<const uint8_t *>(x.data());
-    p.storage.resize(static_cast<size_t>(x.numel()));
-    for (size_t i = 0; i < p.storage.size(); i++) p.storage[i] = src[i] ^ 0x80;
-    p.data = p.storage.data();
+    // NHWC viewed as rows of one pixel's channels.
+    auto u8 = detail::u8_activations(op, "x", x, z, p.n * p.h * p.w, p.c, p.c);
+    p.storage = std::move(u8.storage);
+    p.data = p.storage.empty() ? u8.data : p.storage.data();
+    p.zero_point = u8.zero_point;
     return p;
 }
 

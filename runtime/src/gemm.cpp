@@ -44,13 +44,10 @@ struct GemmKernels {
 
 #define QF_GEMM_KERNELS(kind) GemmKernels{qf_gemm_##kind, qf_gemm_##kind##_gemv, "qf_gemm_" #kind}
 
-// Activations as the kernels take them: u8, K padded to a multiple of 4,
-// zero point shifted by +128 for s8 input (a ^ 0x80 == a + 128).
+// Activations as the GEMM kernels take them: u8, K padded to a multiple of 4.
 struct PreparedActivations {
-    std::vector<uint8_t> storage;  // used only when a copy was needed
-    const uint8_t *data = nullptr;
+    detail::U8Activations u8;
     int64_t m = 0, k_padded = 0;
-    int32_t zero_point = 0;
 };
 
 PreparedActivations prepare_activations(const char *op, const TensorView &a, const PackedGemmWeights &w,
@@ -58,35 +55,15 @@ PreparedActivations prepare_activations(const char *op, const TensorView &a, con
     if (a.dtype() != DType::u8 && a.dtype() != DType::s8) {
         throw ShapeError(std::string(op) + ": a must be u8 or s8, got " + a.describe());
     }
-    detail::require_tensor(op, "a", a, a.dtype());
     if (a.rank() != 2) throw ShapeError(std::string(op) + ": a must be [M, K], got " + a.describe());
     if (a.dim(1) != w.k()) {
         throw ShapeError(std::string(op) + ": a " + a.describe() + " has K = " + std::to_string(a.dim(1)) +
                          " but the weights have K = " + std::to_string(w.k()));
     }
-    const bool is_signed = a.dtype() == DType::s8;
-    const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
-    if (a_zero_point < lo || a_zero_point > hi) {
-        throw InvalidArgument(std::string(op) + ": a_zero_point " + std::to_string(a_zero_point) +
-                              " is outside the range of " + dtype_name(a.dtype()) + " [" + std::to_string(lo) +
-                              ", " + std::to_string(hi) + "]");
-    }
     PreparedActivations p;
     p.m = a.dim(0);
     p.k_padded = w.k_padded();
-    p.zero_point = a_zero_point + (is_signed ? 128 : 0);
-    const int64_t k = w.k();
-    if (!is_signed && k == p.k_padded) {
-        p.data = static_cast<const uint8_t *>(a.data());
-        return p;
-    }
-    p.storage.assign(static_cast<size_t>(p.m * p.k_padded), 0);
-    const uint8_t flip = is_signed ? 0x80 : 0x00;
-    const auto *src = static_cast<const uint8_t *>(a.data());
-    for (int64_t m = 0; m < p.m; m++) {
-        for (int64_t kk = 0; kk < k; kk++) p.storage[m * p.k_padded + kk] = src[m * k + kk] ^ flip;
-    }
-    p.data = p.storage.data();
+    p.u8 = detail::u8_activations(op, "a", a, a_zero_point, p.m, w.k(), p.k_padded);
     return p;
 }
 
@@ -127,6 +104,32 @@ GemmKernels kernels_for(DType out) {
 }  // namespace
 
 namespace detail {
+
+U8Activations u8_activations(const char *op, const char *name, const TensorView &a, int32_t zero_point, int64_t rows,
+                             int64_t row_bytes, int64_t row_stride) {
+    require_tensor(op, name, a, a.dtype());
+    const bool is_signed = a.dtype() == DType::s8;
+    const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
+    if (zero_point < lo || zero_point > hi) {
+        throw InvalidArgument(std::string(op) + ": the zero point of " + name + ", " + std::to_string(zero_point) +
+                              ", is outside the range of " + dtype_name(a.dtype()) + " [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "]");
+    }
+    U8Activations u;
+    u.zero_point = zero_point + (is_signed ? 128 : 0);
+    if (!is_signed && row_bytes == row_stride) {
+        u.data = static_cast<const uint8_t *>(a.data());
+        return u;
+    }
+    u.storage.assign(static_cast<size_t>(rows * row_stride), 0);
+    const uint8_t flip = is_signed ? 0x80 : 0x00;
+    const auto *src = static_cast<const uint8_t *>(a.data());
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < row_bytes; i++) u.storage[r * row_stride + i] = src[r * row_bytes + i] ^ flip;
+    }
+    u.data = u.storage.data();
+    return u;
+}
 
 const GemmLayout &gemm_layout() {
     // Asked once from the probe kernel (same targets and dispatch as the GEMM
@@ -281,11 +284,11 @@ void gemm_public(const char *op, const TensorView &a, const PackedGemmWeights &w
     detail::require_disjoint(op, "a", a, "c", c);
     detail::check_bias_headroom(op, opt.bias, w.n(), w.k());
     if (pa.m == 0) return;
-    Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(pa.data), static_cast<int>(pa.k_padded),
+    Halide::Runtime::Buffer<uint8_t> ab(const_cast<uint8_t *>(pa.u8.data), static_cast<int>(pa.k_padded),
                                         static_cast<int>(pa.m));
     Halide::Runtime::Buffer<void> cb(detail::halide_type_for(c.dtype()), c.data(), static_cast<int>(w.n()),
                                      static_cast<int>(pa.m));
-    detail::run_gemm(op, ab, pa.m, pa.zero_point, w, opt.bias, epilogue, cb);
+    detail::run_gemm(op, ab, pa.m, pa.u8.zero_point, w, opt.bias, epilogue, cb);
 }
 
 }  // namespace

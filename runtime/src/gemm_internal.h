@@ -26,6 +26,20 @@ struct GemmEpilogue {
 // inside the type, multipliers finite and > 0 (1 or per-channel entries).
 void check_requantization(const char *op, const Requantization &rq, DType out);
 
+// Activations as the int8 kernels read them: u8, rows of `row_stride` bytes
+// (the first `row_bytes` of each copied; the rest zero), zero point in u8
+// terms. s8 input is shifted by +128 (a ^ 0x80), and so is its zero point; u8
+// input already in the kernels' layout is used in place (no copy).
+struct U8Activations {
+    std::vector<uint8_t> storage;  // used only when a copy was needed
+    const uint8_t *data = nullptr;
+    int32_t zero_point = 0;
+};
+
+// Checks the dtype (u8/s8, contiguous) and that the zero point lies in its range.
+U8Activations u8_activations(const char *op, const char *name, const TensorView &a, int32_t zero_point,
+                             int64_t rows, int64_t row_bytes, int64_t row_stride);
+
 // The dispatched variant's packed layout and row tile (qf_gemm_layout_probe).
 struct GemmLayout {
     int32_t k_group, panel, tile_rows;
