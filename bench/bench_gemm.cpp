@@ -255,12 +255,7 @@ private:
     std::vector<int32_t> exact_;
 };
 
-Problem &problem(int shape_index) {
-    static std::map<int, std::unique_ptr<Problem>> cache;
-    auto &p = cache[shape_index];
-    if (!p) p = std::make_unique<Problem>(kShapes[shape_index]);
-    return *p;
-}
+Problem &problem(int shape_index) { return qfbench::cached_problem<Problem>(shape_index, kShapes); }
 
 // A oneDNN matmul for one problem, thread count and output.
 struct DnnlGemm {

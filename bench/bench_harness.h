@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -597,6 +598,16 @@ inline int bench_main(int argc, char **argv, const char *program, void (*registe
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;
+}
+
+// One benchmark problem (inputs, packed weights, reference) per shape, built
+// on first use and kept: rows for 1 and 2 threads share it.
+template<typename Problem, typename Shape, size_t N>
+Problem &cached_problem(int shape_index, const Shape (&shapes)[N]) {
+    static std::map<int, std::unique_ptr<Problem>> cache;
+    auto &p = cache[shape_index];
+    if (!p) p = std::make_unique<Problem>(shapes[shape_index]);
+    return *p;
 }
 
 }  // namespace qfbench
