@@ -134,14 +134,17 @@ inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vec
         .unroll(av.oi)
         .unroll(av.ox);
     Var nu("nu"), nv("nv");
+    RVar cgo("cgo"), cgi("cgi");
     acc.update()
         .split(av.oi, nu, nv, vec)
-        .reorder(r.x, nv, nu, av.ox, r.y, r.z, r.w)
+        .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
+        .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z, r.w)
         .atomic()
         .vectorize(r.x)
         .vectorize(nv)
         .unroll(nu)
-        .unroll(av.ox);
+        .unroll(av.ox)
+        .unroll(cgi);
 }
 
 }  // namespace qforge::schedules::x86
