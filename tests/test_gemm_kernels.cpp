@@ -172,6 +172,32 @@ TEST(GemmKernels, WorstCaseAccumulatorDoesNotOverflowOrSaturate) {
     }
 }
 
+TEST(GemmKernels, RequantizeRoundsTiesToEvenAndSaturatesHugeValues) {
+    // multiplier 0.5 puts odd accumulators exactly on .5 ties; 37.0 and 3e4
+    // push |acc * M| past 2^22 and 2^23, where only the clamp decides.
+    const int64_t M = 13, N = 70, K = 9;
+    std::mt19937 rng(8);
+    std::uniform_int_distribution<int> da(0, 255), dw(-128, 127), db(-8000000, 8000000);
+    std::vector<uint8_t> a(M * K);
+    std::vector<int8_t> w(N * K);
+    std::vector<int32_t> bias(N);
+    for (auto &v : a) v = uint8_t(da(rng));
+    for (auto &v : w) v = int8_t(dw(rng));
+    for (auto &v : bias) v = db(rng);
+    PackedGemmWeights packed(TensorView(w.data(), {N, K}));
+    const auto want = ref::gemm_acc(a, w, bias, 5, M, N, K);
+    for (float mult : {0.5f, 1.0f / 3.0f, 37.0f, 3e4f, 1.0f}) {
+        std::vector<int8_t> c(M * N);
+        Requantization rq{{mult}, -3, -128, 127};
+        gemm_requantized(TensorView(a.data(), {M, K}), packed, GemmOptions{5, bias.data()}, rq,
+                         TensorView(c.data(), {M, N}));
+        for (size_t i = 0; i < want.size(); i++) {
+            ASSERT_EQ(int32_t(c[i]), ref::requantize(want[i], mult, -3, -128, 127))
+                << "multiplier " << mult << " acc " << want[i];
+        }
+    }
+}
+
 TEST(GemmKernels, BiasThatCouldOverflowIsRejected) {
     const int64_t K = 65536;
     std::vector<int8_t> w(2 * K, 1);
