@@ -81,6 +81,31 @@ TEST(LsqKernels, ZeroPointAddedBeforeRoundingInBackward) {
     EXPECT_EQ(g.dzero_point, -1.0f);
 }
 
+TEST(LsqKernels, InPlaceBackwardMatchesOutOfPlace) {
+    // dx may alias dy (or x) exactly: each task reads its chunk of x and dy
+    // for the sums before its dx loop writes that chunk (compute_with order).
+    const GridCase c = qforge::testing::grid_cases()[0];
+    const size_t n = 100000;
+    auto x = qforge::testing::grid_inputs(n, c, 12, false);
+    auto dy = qforge::testing::normal_values(n, 13);
+    const Shape shape{static_cast<int64_t>(n)};
+    LearnableQuantParams p{c.scale, 0.0f, c.range};
+    std::vector<float> dx(n);
+    auto g = lsq_backward(TensorView(x.data(), shape), TensorView(dy.data(), shape), p, TensorView(dx.data(), shape));
+    auto dy_inplace = dy, x_inplace = x;
+    auto g1 = lsq_backward(TensorView(x.data(), shape), TensorView(dy_inplace.data(), shape), p,
+                           TensorView(dy_inplace.data(), shape));
+    auto g2 = lsq_backward(TensorView(x_inplace.data(), shape), TensorView(dy.data(), shape), p,
+                           TensorView(x_inplace.data(), shape));
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_TRUE(ref::same_bits(dy_inplace[i], dx[i])) << "dx aliasing dy, i=" << i;
+        ASSERT_TRUE(ref::same_bits(x_inplace[i], dx[i])) << "dx aliasing x, i=" << i;
+    }
+    EXPECT_EQ(g1.dscale, g.dscale);
+    EXPECT_EQ(g2.dscale, g.dscale);
+    EXPECT_EQ(g1.dzero_point, g.dzero_point);
+}
+
 TEST(LsqKernels, NanPoisonsTheScaleGradient) {
     std::vector<float> x = {0.1f, NAN, 0.3f}, dy = {1, 1, 1}, dx(3);
     auto g = lsq_backward(TensorView(x.data(), {3}), TensorView(dy.data(), {3}),

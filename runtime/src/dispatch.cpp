@@ -21,6 +21,7 @@ namespace {
 std::atomic<int> g_max_variant{static_cast<int>(CpuVariant::avx512_vnni)};
 std::atomic<bool> g_kernels_started{false};
 std::once_flag g_init_once;
+std::mutex g_cap_mutex;  // orders limit_cpu_variant against the first kernel call
 
 // The last Halide error message of this thread (Halide reports errors on the
 // calling thread for the checks that can fail here: bounds, requirements).
@@ -78,6 +79,7 @@ CpuVariant parse_cpu_variant(std::string_view name) {
 }
 
 void limit_cpu_variant(CpuVariant max_variant) {
+    std::lock_guard<std::mutex> lock(g_cap_mutex);
     if (g_kernels_started.load()) {
         throw Error("limit_cpu_variant: kernels have already run; the dispatcher's choice is fixed "
                     "for this process (call it before the first operator)");
@@ -107,6 +109,7 @@ namespace detail {
 
 void ensure_kernel_runtime() {
     std::call_once(g_init_once, [] {
+        std::lock_guard<std::mutex> lock(g_cap_mutex);
         if (const char *env = std::getenv("QFORGE_MAX_CPU_VARIANT"); env && *env) {
             int cap;
             try {
