@@ -95,6 +95,24 @@ std::vector<float> group_slice(const std::vector<float> &v, int64_t first, int64
     return std::vector<float>(v.begin() + first, v.begin() + first + count);
 }
 
+// One kernel family's four output kinds; call(fn, name) runs the one for `out`.
+template<typename Fn>
+struct KernelFamily {
+    Fn s32, u8, s8, f32;
+    const char *name;  // "qf_dconv": the kernels are <name>_s32, _u8, _s8, _f32
+};
+
+template<typename Fn, typename Call>
+void call_for_output(DType out, const KernelFamily<Fn> &k, const Call &call) {
+    const std::string base = k.name;
+    switch (out) {
+    case DType::s32: call(k.s32, (base + "_s32").c_str()); break;
+    case DType::u8: call(k.u8, (base + "_u8").c_str()); break;
+    case DType::s8: call(k.s8, (base + "_s8").c_str()); break;
+    case DType::f32: call(k.f32, (base + "_f32").c_str()); break;
+    }
+}
+
 struct Epilogue {
     DType out;
     std::vector<float> channel_scale;  // 1 or C_out entries; empty for s32
@@ -130,12 +148,8 @@ void direct_conv(const char *op, const Prepared &in, const PackedConvWeights &w,
                                 yb),
                              op, name);
     };
-    switch (e.out) {
-    case DType::s32: call(qf_dconv_s32, "qf_dconv_s32"); break;
-    case DType::u8: call(qf_dconv_u8, "qf_dconv_u8"); break;
-    case DType::s8: call(qf_dconv_s8, "qf_dconv_s8"); break;
-    case DType::f32: call(qf_dconv_f32, "qf_dconv_f32"); break;
-    }
+    call_for_output(e.out, KernelFamily<decltype(&qf_dconv_s32)>{qf_dconv_s32, qf_dconv_u8, qf_dconv_s8, qf_dconv_f32, "qf_dconv"},
+                    call);
 }
 
 void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
@@ -160,8 +174,8 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
     detail::ensure_kernel_runtime();
 
     if (w.depthwise()) {
-        // Validate the epilogue the GEMM way (same rules), then call the direct kernel.
-        // The kernel runs whole vectors of 16 channels: weights, bias, scales
+        // Depthwise (the epilogue was checked by the public entry point). The
+        // kernel runs whole vectors of 16 channels: weights, bias, scales
         // and (when C % 16 != 0) the input come padded to cp channels; the
         // output keeps C. Padded channels compute zeros nobody reads.
         const int64_t cp = (co + 15) / 16 * 16;
@@ -193,12 +207,10 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
                                     g.pad_left, g.pad_top, sb, e.rq.out_zero_point, e.rq.out_min, e.rq.out_max, yb),
                                  op, name);
         };
-        switch (e.out) {
-        case DType::s32: call(qf_dwconv_s32, "qf_dwconv_s32"); break;
-        case DType::u8: call(qf_dwconv_u8, "qf_dwconv_u8"); break;
-        case DType::s8: call(qf_dwconv_s8, "qf_dwconv_s8"); break;
-        case DType::f32: call(qf_dwconv_f32, "qf_dwconv_f32"); break;
-        }
+        call_for_output(e.out,
+                        KernelFamily<decltype(&qf_dwconv_s32)>{qf_dwconv_s32, qf_dwconv_u8, qf_dwconv_s8, qf_dwconv_f32,
+                                                               "qf_dwconv"},
+                        call);
         return;
     }
 
