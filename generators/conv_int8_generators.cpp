@@ -11,6 +11,7 @@
 // (the runtime's x ^ 0x80) with its zero point shifted too, as in the GEMM.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "schedules/layout.h"
 #include "schedules/x86/conv_x86.h"
 
 namespace {
@@ -18,6 +19,7 @@ namespace {
 using namespace Halide;
 namespace nx = qforge::numerics;
 namespace sx86 = qforge::schedules::x86;
+namespace layout = qforge::schedules;  // layouts the schedules chose (schedules/layout.h)
 
 // x(c, w, h, n) read past its width or height gives the zero point. Only w and
 // h are bounded: a condition on c too would turn every channel vector load
@@ -97,7 +99,7 @@ public:
 
     void generate() {
         const Target t = get_target();
-        const int group = sx86::k_group(t), panel = sx86::panel_width(t);
+        const int group = layout::k_group(t), panel = layout::panel_width(t);
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         x_padded = pad_spatially(x, x_zero_point);
         // The sum of x - z over a tap window uses sum_k x * w and z * sum_k w (row_sums).

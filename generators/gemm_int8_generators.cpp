@@ -24,6 +24,7 @@
 // read clamped (their results are not stored), columns past N have zero weights.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "schedules/layout.h"
 #include "schedules/x86/gemm_x86.h"
 
 namespace {
@@ -31,6 +32,7 @@ namespace {
 using namespace Halide;
 namespace nx = qforge::numerics;
 namespace sx86 = qforge::schedules::x86;
+namespace layout = qforge::schedules;  // layouts the schedules chose (schedules/layout.h)
 
 class PackGemmWeights : public Generator<PackGemmWeights> {
 public:
@@ -39,7 +41,7 @@ public:
     Output<Buffer<int32_t>> row_sums{"row_sums", 1};  // row_sums(n), 0 for padded columns
 
     void generate() {
-        const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
+        const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
         Func w_padded = BoundaryConditions::constant_exterior(w, cast<int8_t>(0));
         packed(kk, ni, ko, no) = w_padded(group * ko + kk, panel * no + ni);
         // The dense layout the GEMM reads.
@@ -88,7 +90,7 @@ public:
     void generate() {
         // The packed layout is dense: a k group of one column is `group` bytes,
         // and columns are adjacent, so a vector of columns' groups is one load.
-        const int group = sx86::k_group(get_target()), panel = sx86::panel_width(get_target());
+        const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         // Rows are read as they are (not clamped): the tiled kernels run whole
         // row tiles only (the runtime gives the last M mod R rows to the
@@ -126,7 +128,7 @@ public:
 
     void generate() {
         const Target t = get_target();
-        layout(i) = select(i == 0, sx86::k_group(t), i == 1, sx86::panel_width(t), sx86::tile_rows(t, tiling));
+        layout(i) = select(i == 0, layout::k_group(t), i == 1, layout::panel_width(t), layout::tile_rows(t, tiling));
     }
 
     void schedule() { layout.bound(i, 0, 3); }
