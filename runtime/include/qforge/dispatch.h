@@ -2,6 +2,11 @@
 // library holds an AVX-512 VNNI, an AVX2+FMA, an SSE4.1 and a plain x86-64
 // build; Halide's dispatcher picks the best the CPU supports on the first call
 // and keeps that choice for the life of the process.
+//
+// Process-wide effects: before its first kernel runs, qforge installs Halide's
+// error handler (kernel failures become qforge::KernelError instead of abort())
+// and its can-use-target-features hook (for the variant cap). An app that also
+// runs its own Halide pipelines shares both.
 #pragma once
 
 #include <string_view>
