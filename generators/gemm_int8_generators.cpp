@@ -93,8 +93,8 @@ public:
         const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         // Rows are read as they are (not clamped): the tiled kernels run whole
-        // row tiles only (the runtime gives the last M mod R rows to the
-        // one-row kernel), which keeps the inner loop's row addresses plain
+        // row tiles only (the runtime covers the last M mod R rows with one
+        // more, overlapping whole tile), which keeps the inner loop's row addresses plain
         // base + offset (clamped, LLVM spent vector ops on them: 0.66 -> 0.72
         // of peak on one tile).
         bias_folded(n) = bias(n) - a_zero_point * row_sums(n);

@@ -211,8 +211,8 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     Halide::Runtime::Buffer<int32_t> bb(bias_padded.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
     const GemmKernels kernels = kernels_for(epilogue.out);
-    // Whole row tiles run the tiled kernel; the last m mod R rows (or all of a
-    // short M) run the one-row kernel on the same buffers cropped to them.
+    // Whole row tiles run the tiled kernel, then the last m mod R rows as part
+    // of one more (overlapping) tile; a short M runs the one-row kernel.
     // (A kernel error in the second call leaves the first call's rows written.)
     const int64_t tile = gemm_layout().tile_rows;
     const int64_t tiled_rows = m <= kGemvMaxRows ? 0 : m / tile * tile;
@@ -227,7 +227,16 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
         auto c_main = c_all.cropped(1, c_all.dim(1).min(), static_cast<int>(tiled_rows));
         call(kernels.tiled, a_main.raw_buffer(), c_main.raw_buffer(), kernels.name);
     }
-    if (tiled_rows < m) {
+    if (tiled_rows > 0 && tiled_rows < m) {
+        // The last m mod R rows: the tiled kernel again on the last whole
+        // tile, [m - R, m), which overlaps rows the first call wrote; it
+        // writes them again with the same values (the kernels are
+        // deterministic). Cheaper than the one-row kernel on those rows
+        // (64x1024x1024, 1 thread: about 600 -> 700 GOPS).
+        auto a_last = a_all.cropped(1, a_all.dim(1).min() + static_cast<int>(m - tile), static_cast<int>(tile));
+        auto c_last = c_all.cropped(1, c_all.dim(1).min() + static_cast<int>(m - tile), static_cast<int>(tile));
+        call(kernels.tiled, a_last.raw_buffer(), c_last.raw_buffer(), kernels.name);
+    } else if (tiled_rows < m) {
         const int rest = static_cast<int>(m - tiled_rows);
         auto a_rest = a_all.cropped(1, a_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
         auto c_rest = c_all.cropped(1, c_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
