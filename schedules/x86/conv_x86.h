@@ -117,11 +117,17 @@ inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vec
         const auto a = x_padded.args();  // c, w, h, n
         x_padded.compute_root().parallel(a[2]).vectorize(a[0], 4 * float_lanes(t), TailStrategy::GuardWithIf);
     }
-    Var oo("oo"), oi("oi"), xo("xo"), xi("xi");
+    // Output channels start at 0 (they index the packed weights), so o % P and
+    // o / P of a vector of channels simplify and the output stage reads the
+    // accumulator tile with whole vectors (as in the GEMM's schedule).
+    y.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
     y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
         .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
         .reorder(oi, xi, xo, oo, oy, n)
-        .vectorize(oi, vec)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
         .unroll(xi)
         .parallel(oy);
     acc.compute_at(y, xo)
