@@ -329,6 +329,20 @@ inline bool impl_within_cap(const std::string &impl) {
     return false;
 }
 
+// Throws if oneDNN picked an implementation above this run's --isa cap (the
+// comparison would not be like for like).
+inline void require_impl_within_cap(const std::string &impl) {
+    if (!impl_within_cap(impl)) {
+        throw std::runtime_error(std::string("oneDNN chose ") + impl + ", above the --isa=" + g_run.name + " cap");
+    }
+}
+
+// The outcome of a row's one-time exactness check.
+struct Check {
+    std::string error;  // empty: passed
+    std::map<std::string, double> counters;
+};
+
 // ---- benchmark bodies ------------------------------------------------------------------
 
 // An op name of this run: "gemm_s32" -> "gemm_s32_vnni" in the vnni run.
