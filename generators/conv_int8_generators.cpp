@@ -11,6 +11,7 @@
 // (the runtime's x ^ 0x80) with its zero point shifted too, as in the GEMM.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/template_generator.h"
 #include "schedules/layout.h"
 #include "schedules/x86/conv_x86.h"
 
@@ -70,10 +71,7 @@ using ConvOutput = nx::AccumulatorOutput;
 template<ConvOutput kind>
 class DirectConvInt8 : public Generator<DirectConvInt8<kind>> {
 public:
-    template<typename T> using Input = typename Generator<DirectConvInt8>::template Input<T>;
-    template<typename T> using Output = typename Generator<DirectConvInt8>::template Output<T>;
-    template<typename T> using GeneratorParam = typename Generator<DirectConvInt8>::template GeneratorParam<T>;
-    using Generator<DirectConvInt8>::get_target;
+    QF_TEMPLATE_GENERATOR(DirectConvInt8);
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     sx86::GemmParams tiling;
@@ -136,10 +134,7 @@ using DirectConvF32 = DirectConvInt8<ConvOutput::f32>;
 template<ConvOutput kind>
 class DepthwiseConvInt8 : public Generator<DepthwiseConvInt8<kind>> {
 public:
-    template<typename T> using Input = typename Generator<DepthwiseConvInt8>::template Input<T>;
-    template<typename T> using Output = typename Generator<DepthwiseConvInt8>::template Output<T>;
-    template<typename T> using GeneratorParam = typename Generator<DepthwiseConvInt8>::template GeneratorParam<T>;
-    using Generator<DepthwiseConvInt8>::get_target;
+    QF_TEMPLATE_GENERATOR(DepthwiseConvInt8);
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     sx86::DepthwiseParams tuning;

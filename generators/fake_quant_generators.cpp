@@ -8,6 +8,7 @@
 // The *_mask variants add the STE mask (u8, 1 = inside the range) as a second output.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/template_generator.h"
 #include "schedules/x86/quant_x86.h"
 
 namespace {
@@ -25,9 +26,7 @@ inline std::vector<Type> output_types(bool with_mask) {
 template<bool with_mask>
 class FakeQuantPerTensor : public Generator<FakeQuantPerTensor<with_mask>> {
 public:
-    template<typename T> using Input = typename Generator<FakeQuantPerTensor>::template Input<T>;
-    template<typename T> using Output = typename Generator<FakeQuantPerTensor>::template Output<T>;
-    using Generator<FakeQuantPerTensor>::get_target;
+    QF_TEMPLATE_GENERATOR(FakeQuantPerTensor);
     sx86::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
@@ -59,9 +58,7 @@ private:
 template<bool with_mask>
 class FakeQuantPerChannel : public Generator<FakeQuantPerChannel<with_mask>> {
 public:
-    template<typename T> using Input = typename Generator<FakeQuantPerChannel>::template Input<T>;
-    template<typename T> using Output = typename Generator<FakeQuantPerChannel>::template Output<T>;
-    using Generator<FakeQuantPerChannel>::get_target;
+    QF_TEMPLATE_GENERATOR(FakeQuantPerChannel);
     sx86::StreamingParams stream;
 
     // x(i, c, o): the tensor viewed as [outer, channels, inner] (row-major),

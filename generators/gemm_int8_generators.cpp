@@ -24,6 +24,7 @@
 // read clamped (their results are not stored), columns past N have zero weights.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/template_generator.h"
 #include "schedules/layout.h"
 #include "schedules/x86/gemm_x86.h"
 
@@ -62,10 +63,7 @@ using GemmOutput = nx::AccumulatorOutput;
 template<GemmOutput kind>
 class GemmInt8 : public Generator<GemmInt8<kind>> {
 public:
-    template<typename T> using Input = typename Generator<GemmInt8>::template Input<T>;
-    template<typename T> using Output = typename Generator<GemmInt8>::template Output<T>;
-    template<typename T> using GeneratorParam = typename Generator<GemmInt8>::template GeneratorParam<T>;
-    using Generator<GemmInt8>::get_target;
+    QF_TEMPLATE_GENERATOR(GemmInt8);
 
     // Output element type of the requantizing variant (uint8 or int8).
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
