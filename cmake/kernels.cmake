@@ -55,3 +55,9 @@ qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     PARAMS k
 qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2)
 qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2)
 qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2)
+
+# float32 training kernels: GEMM and convolution (kernels_train_gemm.cmake),
+# batch norm, ReLU, pooling, loss, optimizers and integer-model helpers
+# (kernels_train_ops.cmake).
+include(kernels_train_gemm)
+include(kernels_train_ops)

@@ -10,6 +10,9 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   nlohmann-json3-dev
+  zlib1g-dev
+  libopenblas-dev
+  dataset-fashion-mnist
   libcli11-dev
   binutils
   libdnnl-dev
