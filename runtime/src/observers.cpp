@@ -138,3 +138,27 @@ PerChannelQuantParams Observer::channel_qparams() const {
 }
 
 }  // namespace qforge
+
+namespace qforge {
+
+void Observer::restore(std::vector<float> min, std::vector<float> max) {
+    const char *op = "Observer::restore";
+    if (min.size() != max.size()) {
+        throw InvalidArgument(std::string(op) + ": min has " + std::to_string(min.size()) + " entries, max " +
+                              std::to_string(max.size()));
+    }
+    if (!per_channel() && min.size() > 1) {
+        throw InvalidArgument(std::string(op) + ": a per-tensor observer takes one range, got " +
+                              std::to_string(min.size()));
+    }
+    for (size_t i = 0; i < min.size(); i++) {
+        if (!std::isfinite(min[i]) || !std::isfinite(max[i]) || min[i] > max[i]) {
+            throw InvalidArgument(std::string(op) + ": range " + std::to_string(i) + " is not finite with min <= max");
+        }
+    }
+    seen_ = !min.empty();
+    min_ = std::move(min);
+    max_ = std::move(max);
+}
+
+}  // namespace qforge

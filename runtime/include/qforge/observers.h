@@ -53,6 +53,10 @@ public:
 
     void reset();
 
+    // Restores a range saved from min()/max() (checkpoints): one entry per
+    // tensor or per channel, finite, min <= max. Empty vectors mean "nothing seen".
+    void restore(std::vector<float> min, std::vector<float> max);
+
 private:
     void compute(float lo, float hi, float *scale, int32_t *zero_point) const;
 
