@@ -1,6 +1,6 @@
 # qforge top-level commands. Everything goes through CMake; this file only
 # sequences set-up, configure, build and the three user-facing jobs.
-#   make demo   set up, build, run the main job
+#   make demo   set up, build qforge-train, run the QAT recipe (the main job)
 #   make test   set up, build, run the whole test suite (ctest)
 #   make bench  set up, build, run the benchmarks and print the comparison table
 BUILD   ?= build
@@ -27,8 +27,12 @@ configure: setup
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
-	$(BUILD)/tools/qforge-demo
+# The main job: qforge-train's default recipe (FP32, PTQ and QAT at 8 and 4
+# bits, mixed, 3 and 2 bits; conversion; evaluation). Builds only what it runs.
+DEMO_FLAGS ?=
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target qforge-train
+	$(BUILD)/driver/qforge-train --report $(BUILD)/qforge-report $(DEMO_FLAGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -79,7 +80,14 @@ public:
         ctx_.eval_batch = o_.eval_batch;
         ctx_.progress_tty = ::isatty(STDOUT_FILENO);
         ctx_.resume = o_.resume;
-        if (const char *k = std::getenv("QFORGE_TRAIN_KILL_AT_STEP")) ctx_.kill_at_step = std::atoll(k);
+        if (const char *k = std::getenv("QFORGE_TRAIN_KILL_AT")) {  // tests: "phase:step"
+            std::string v = k;
+            size_t colon = v.rfind(':');
+            if (colon != std::string::npos) {
+                ctx_.kill_phase = v.substr(0, colon);
+                ctx_.kill_at_step = std::atoll(v.c_str() + colon + 1);
+            }
+        }
         fs::create_directories(models_dir());
         fs::create_directories(checkpoints_dir());
         settings_ = {{"model", spec_.text},       {"seed", o_.seed},         {"threads", o_.threads},
@@ -302,7 +310,6 @@ void Recipe::quant_phases(const QuantRecipe &recipe) {
 
 int Recipe::run() {
     auto t0 = Clock::now();
-    fp32_phase();
     std::map<std::string, BitsRule> mixed =
         o_.bits_file.empty() ? parse_bits_rules(o_.bits, "--bits") : load_bits_file(o_.bits_file);
     std::map<std::string, MethodRule> methods = parse_method_rules(o_.quantizer);
@@ -315,6 +322,8 @@ int Recipe::run() {
         if (c == std::string::npos) break;
         p = c + 1;
     }
+    // (All flags are checked before the first phase starts.)
+    fp32_phase();
     for (const QuantRecipe &r : recipes) quant_phases(r);
 
     // The report, in the order of the recipe (FP32, then PTQ / QAT per configuration).

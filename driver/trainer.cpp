@@ -173,7 +173,7 @@ std::vector<EpochRecord> train_phase(const std::string &name, Network &net, cons
         int64_t correct_sum = 0, seen = 0;
         for (int64_t step = 0; step < steps_per_epoch; step++) {
             const int64_t global_step = int64_t(epoch) * steps_per_epoch + step;
-            if (global_step == ctx.kill_at_step) std::raise(SIGKILL);
+            if (global_step == ctx.kill_at_step && name == ctx.kill_phase) std::raise(SIGKILL);
             int n = static_cast<int>(std::min<int64_t>(batch, data.count - step * batch));
             gather_batch(data, order, step * batch, n, images.data(), labels.data());
             int correct = 0;

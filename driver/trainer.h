@@ -41,7 +41,9 @@ struct TrainContext {
     bool progress_tty = false;   // redraw a progress bar, else plain lines
     std::string checkpoint_path;  // written after every epoch ("" = none)
     bool resume = false;          // continue from checkpoint_path if it exists
-    // Test hook (QFORGE_TRAIN_KILL_AT_STEP): SIGKILL self at this global step (-1: never).
+    // Test hook (QFORGE_TRAIN_KILL_AT=phase:step): SIGKILL self before global step
+    // `kill_at_step` of phase `kill_phase`, as a crash or kill -9 would.
+    std::string kill_phase;
     int64_t kill_at_step = -1;
 };
 
