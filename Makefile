@@ -38,6 +38,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
+	@bash scripts/setup-deps.sh --bench
 	cmake --build $(BUILD) -j $(JOBS) --target qforge-bench-all
 	bash bench/run_all.sh $(BUILD)
 

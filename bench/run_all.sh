@@ -64,6 +64,22 @@ if [[ ${#benches[@]} -eq 0 ]]; then
 fi
 
 read -r -a extra_args <<<"${QFORGE_BENCH_ARGS:-}"
+
+# PyTorch's side of bench_train (bench/pytorch_reference.py): FP32 and QAT
+# training epochs and oneDNN int8 inference of the same network, measured now,
+# on this machine; bench_train reads the JSON. Without torch it is skipped
+# (exit 3) and bench_train's rows have no PyTorch ratio.
+torch_json=$dir/pytorch_reference.json
+rm -f "$torch_json"
+if command -v /usr/bin/python3 >/dev/null; then
+    echo "== pytorch_reference.py (output: $dir/pytorch_reference.log)"
+    if /usr/bin/python3 "$(dirname "$0")/pytorch_reference.py" --steps "${QFORGE_BENCH_TORCH_STEPS:-100}" \
+        --threads 2 --out "$torch_json" >"$dir/pytorch_reference.log" 2>&1; then
+        export QFORGE_PYTORCH_REFERENCE=$torch_json
+    else
+        echo "   PyTorch reference not measured (see the log); bench_train has no PyTorch ratios"
+    fi
+fi
 status=0
 jsons=()
 start_all=$SECONDS

@@ -19,6 +19,11 @@ packages=(
   ocl-icd-opencl-dev
 )
 
+# `make bench` also compares with PyTorch (bench/pytorch_reference.py).
+if [[ ${1:-} == --bench ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 

@@ -9,6 +9,7 @@
 // checksum) and throws FileError naming the file and the problem.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,7 +36,18 @@ struct ModelFile {
     void add(std::string name, Tensor t);  // throws InvalidArgument on a duplicate name
 };
 
+// The format version this build writes, and the newest it reads.
+constexpr uint32_t kModelFileFormatVersion = 1;
+
+// Writes `m` to `path` atomically (temporary `<path>.tmp.<pid>.<n>`, fsync,
+// rename, fsync of the directory). Contents that cannot be stored (empty or
+// non-printable kind, metadata that is not a JSON object (empty means "{}"),
+// empty/duplicate/over-long names, default-constructed tensors, rank > 8)
+// throw InvalidArgument before anything is written; an I/O failure throws
+// FileError naming the path and the system's message, after removing the
+// temporary file (the old file at `path`, if any, is left as it was).
 void save_model_file(const std::string &path, const ModelFile &m);
+// Reads and validates the whole file; throws FileError naming the file and the problem.
 ModelFile load_model_file(const std::string &path);
 
 }  // namespace qforge
