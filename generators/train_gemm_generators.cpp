@@ -1,1 +1,170 @@
-// (being written)
+// float32 GEMM and convolution helpers for training. Algorithms only; the
+// loops are decided in schedules/x86/train_gemm_x86.h.
+//
+//   sgemm_f32        c(n, m) = [c_prev(n, m) if accumulate] + bias(n) + sum_k a(k, m) * b(n, k)
+//                    a is op(A) read as a(k, m) (row-major [M, K]) or, with
+//                    a_transposed, from at(m, k) (row-major [K, M]); b is op(B)
+//                    row-major [K, N] with its columns padded (zeros) to whole
+//                    panels (schedules: sgemm_panel_width), as is bias. The sum
+//                    runs over k in order (one FMA chain per output).
+//   sgemm_layout_probe  {panel width, rows per tile} of the dispatched variant
+//   pack_f32         out(i, j) = in(i, j) (or in(j, i) with transpose), 0 outside in
+//   im2col_f32       col(ci, kw, kh, ox, oy, n) = x(channel_offset + ci, ix, iy, n), 0 in the padding
+//   col2im_f32       dx(c, ix, iy, n) = sum of dcols(c, kw, kh, p) over the taps
+//                    (kh, kw, p) whose input pixel is (ix, iy, n): a gather
+// with p the output pixel (n, oy, ox) in row-major order and
+//   ix = ox * stride_w - pad_left + kw * dilation_w   (iy likewise).
+#include "Halide.h"
+#include "schedules/x86/train_gemm_x86.h"
+
+namespace {
+
+using namespace Halide;
+namespace sx86 = qforge::schedules::x86;
+
+class SgemmF32 : public Generator<SgemmF32> {
+public:
+    GeneratorParam<bool> a_transposed{"a_transposed", false};
+    sx86::SgemmParams tiling;
+
+    Input<Buffer<float>> a{"a", 2};          // a(k, m), or a(m, k) with a_transposed
+    Input<Buffer<float>> b{"b", 2};          // b(n, k), n padded to whole panels
+    Input<Buffer<float>> bias{"bias", 1};    // bias(n), padded likewise
+    Input<Buffer<float>> c_prev{"c_prev", 2};  // read only when accumulate != 0 (may be c itself)
+    Input<int32_t> accumulate{"accumulate"};
+    Output<Buffer<float>> c{"c", 2};         // c(n, m)
+
+    void generate() {
+        const int panel = sx86::sgemm_panel_width(get_target(), tiling);
+        Func op_a("op_a");
+        Expr k_extent;
+        if (a_transposed) {
+            op_a(k, m) = a(m, k);
+            k_extent = a.dim(1).extent();
+        } else {
+            op_a(k, m) = a(k, m);
+            k_extent = a.dim(0).extent();
+        }
+        r = RDom(0, k_extent, "r");
+        acc(ni, no, m) = bias(panel * no + ni);
+        acc(ni, no, m) += op_a(r, m) * b(panel * no + ni, r);
+        Expr sum = acc(n % panel, n / panel, m);
+        c(n, m) = select(accumulate != 0, c_prev(n, m) + sum, sum);
+    }
+
+    void schedule() { sx86::schedule_sgemm(c, acc, ExternFuncArgument(b).image_param, n, m, ni, no, r, accumulate, get_target(), tiling); }
+
+private:
+    Var n{"n"}, m{"m"}, k{"k"}, ni{"ni"}, no{"no"};
+    RDom r;
+    Func acc{"acc"};
+};
+
+class SgemmLayoutProbe : public Generator<SgemmLayoutProbe> {
+public:
+    sx86::SgemmParams tiling;
+    Output<Buffer<int32_t>> layout{"layout", 1};
+
+    void generate() {
+        const Target t = get_target();
+        layout(i) = select(i == 0, sx86::sgemm_panel_width(t, tiling), sx86::sgemm_tile_rows(t, tiling));
+    }
+
+    void schedule() { layout.bound(i, 0, 2); }
+
+private:
+    Var i{"i"};
+};
+
+class PackF32 : public Generator<PackF32> {
+public:
+    GeneratorParam<bool> transpose{"transpose", false};
+    Input<Buffer<float>> in{"in", 2};
+    Output<Buffer<float>> out{"out", 2};
+
+    void generate() {
+        Func padded = BoundaryConditions::constant_exterior(in, 0.0f);
+        if (transpose) {
+            out(i, j) = padded(j, i);
+        } else {
+            out(i, j) = padded(i, j);
+        }
+    }
+
+    void schedule() { sx86::schedule_pack_f32(out, i, j, transpose, get_target()); }
+
+private:
+    Var i{"i"}, j{"j"};
+};
+
+// x(c, w, h, n) read outside its width or height is 0; only w and h are
+// bounded (a condition on c would turn the channel vector loads into
+// per-lane checked loads, docs/halide14-notes.md).
+Func pad_spatially(const GeneratorInput<Buffer<float>> &x) {
+    return BoundaryConditions::constant_exterior(
+        x, 0.0f, {Range(), Range(x.dim(1).min(), x.dim(1).extent()), Range(x.dim(2).min(), x.dim(2).extent()), Range()});
+}
+
+class Im2colF32 : public Generator<Im2colF32> {
+public:
+    sx86::Im2colF32Params tuning;
+    Input<Buffer<float>> x{"x", 4};                   // x(c, w, h, n)
+    Input<int32_t> channel_offset{"channel_offset"};  // first channel of the group
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    // col(ci, kw, kh, ox, oy, n): the runtime gives it strides making each
+    // output pixel's row KH * KW * Cg floats (or wider), pixels row-major.
+    Output<Buffer<float>> col{"col", 6};
+
+    void generate() {
+        Func x_padded = pad_spatially(x);
+        Expr ix = ox * stride_w - pad_left + kw * dilation_w;
+        Expr iy = oy * stride_h - pad_top + kh * dilation_h;
+        col(ci, kw, kh, ox, oy, nn) = x_padded(channel_offset + ci, ix, iy, nn);
+    }
+
+    void schedule() {
+        sx86::schedule_im2col_f32(col, ci, kw, kh, ox, oy, nn, col.dim(0).extent(), get_target(), tuning);
+    }
+
+private:
+    Var ci{"ci"}, kw{"kw"}, kh{"kh"}, ox{"ox"}, oy{"oy"}, nn{"nn"};
+};
+
+class Col2imF32 : public Generator<Col2imF32> {
+public:
+    sx86::Col2imF32Params tuning;
+    Input<Buffer<float>> dcols{"dcols", 4};  // dcols(ci, kw, kh, p)
+    Input<int32_t> out_width{"out_width"};
+    Input<int32_t> out_height{"out_height"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Output<Buffer<float>> dx{"dx", 4};       // dx(c, ix, iy, n): one group's channels
+
+    void generate() {
+        RDom r(0, dcols.dim(1).extent(), 0, dcols.dim(2).extent(), "r");  // kw, kh
+        Expr tx = ix + pad_left - r.x * dilation_w;  // ox * stride_w
+        Expr ty = iy + pad_top - r.y * dilation_h;   // oy * stride_h
+        Expr ox = tx / stride_w, oy = ty / stride_h;  // floor division
+        Expr valid = tx >= 0 && ty >= 0 && tx % stride_w == 0 && ty % stride_h == 0 && ox < out_width &&
+                     oy < out_height;
+        Expr pixels = dcols.dim(3).extent();
+        Expr p = clamp((nn * out_height + oy) * out_width + ox, 0, pixels - 1);
+        dx(c, ix, iy, nn) = sum(select(valid, dcols(c, r.x, r.y, p), 0.0f));
+    }
+
+    void schedule() { sx86::schedule_col2im_f32(dx, c, iy, nn, get_target(), tuning); }
+
+private:
+    Var c{"c"}, ix{"ix"}, iy{"iy"}, nn{"nn"};
+};
+
+}  // namespace
+
+HALIDE_REGISTER_GENERATOR(SgemmF32, sgemm_f32)
+HALIDE_REGISTER_GENERATOR(SgemmLayoutProbe, sgemm_layout_probe)
+HALIDE_REGISTER_GENERATOR(PackF32, pack_f32)
+HALIDE_REGISTER_GENERATOR(Im2colF32, im2col_f32)
+HALIDE_REGISTER_GENERATOR(Col2imF32, col2im_f32)

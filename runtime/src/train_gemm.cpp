@@ -1,1 +1,515 @@
-// (being written)
+// float32 GEMM and convolution for training: argument checks, workspaces,
+// and the kernel calls (generators/train_gemm_generators.cpp).
+//
+// sgemm: the kernels read op(A) as it is stored (row-major A, or A^T via the
+// transposed kernels) and op(B) row-major [K, N] with its columns readable up
+// to whole panels; B is copied into a zero-padded workspace when it is stored
+// transposed or its width is not a whole number of panels. K is cut into
+// chunks whose B block stays in L2; chunks after the first accumulate into C.
+// Whole row tiles run the tiled kernel, the last M mod tile_m rows 4-row and
+// one-row kernels (rows are never computed twice: chunks accumulate in place).
+// B stored row-major is read in place for its whole panels; only its last
+// partial panel (or all of a transposed B) is copied into a padded workspace.
+//
+// Convolution: im2col (per group's channel slice) + sgemm for the forward pass
+// and the weight gradient, sgemm + a col2im gather for the input gradient; a
+// 1x1, stride-1, unpadded conv uses x / dx directly as the GEMM operand.
+#include "qforge/train_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "kernel_call.h"
+#include "qf_col2im_f32.h"
+#include "qf_im2col_f32.h"
+#include "qf_pack_f32.h"
+#include "qf_pack_f32_t.h"
+#include "qf_sgemm_layout_probe.h"
+#include "qf_sgemm_nn.h"
+#include "qf_sgemm_nn_m4.h"
+#include "qf_sgemm_nn_row.h"
+#include "qf_sgemm_tn.h"
+#include "qf_sgemm_tn_m4.h"
+#include "qf_sgemm_tn_row.h"
+
+namespace qforge {
+
+namespace {
+
+using HBuf = Halide::Runtime::Buffer<float>;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// A row-major matrix: rows x cols at data, row stride ld (elements).
+struct Mat {
+    float *data = nullptr;
+    int64_t rows = 0, cols = 0, ld = 0;
+    // Bytes [lo, hi) the matrix may touch.
+    uintptr_t lo() const { return reinterpret_cast<uintptr_t>(data); }
+    uintptr_t hi() const {
+        if (rows == 0 || cols == 0) return lo();
+        return lo() + static_cast<uintptr_t>(((rows - 1) * ld + cols) * 4);
+    }
+    bool empty() const { return rows == 0 || cols == 0; }
+};
+
+bool overlap(const Mat &a, const Mat &b) {
+    if (a.empty() || b.empty()) return false;
+    return a.lo() < b.hi() && b.lo() < a.hi();
+}
+
+// A 2-D f32 view with unit inner stride and any row stride >= its width.
+Mat matrix(const char *op, const char *name, const TensorView &t) {
+    const std::string where = std::string(op) + ": " + name;
+    if (t.dtype() != DType::f32) throw ShapeError(where + " must be f32, got " + t.describe());
+    if (t.rank() != 2) throw ShapeError(where + " must be a 2-D matrix, got " + t.describe());
+    Mat m;
+    m.rows = t.dim(0);
+    m.cols = t.dim(1);
+    m.ld = m.cols;
+    if (!t.strides().empty()) {
+        const int64_t s0 = t.strides()[0], s1 = t.strides()[1];
+        if (m.cols > 1 && s1 != 1) {
+            throw ShapeError(where + " " + t.describe() + " must have a unit column stride, got " + str(s1));
+        }
+        if (m.rows > 1 && s0 < m.cols) {
+            throw ShapeError(where + " " + t.describe() + " has row stride " + str(s0) + " < its width " +
+                             str(m.cols));
+        }
+        if (m.rows > 1) m.ld = s0;
+    }
+    const int64_t numel = m.rows * m.cols;
+    if (numel > 0 && t.data() == nullptr) throw ShapeError(where + " has null data");
+    if (reinterpret_cast<uintptr_t>(t.data()) % alignof(float) != 0) throw ShapeError(where + " is misaligned for f32");
+    if (m.rows > INT32_MAX || m.cols > INT32_MAX || m.ld > INT32_MAX ||
+        (numel > 0 && (m.rows - 1) * m.ld + m.cols > INT32_MAX)) {
+        throw ShapeError(where + " " + t.describe() + " spans more than 2^31-1 elements");
+    }
+    m.data = static_cast<float *>(t.data());
+    return m;
+}
+
+// The dispatched variant's layout: {panel width, rows per tile}.
+struct SgemmLayout {
+    int panel = 0, tile_rows = 0;
+};
+
+const SgemmLayout &sgemm_layout() {
+    static const SgemmLayout layout = [] {
+        detail::ensure_kernel_runtime();
+        int32_t v[2] = {0, 0};
+        Halide::Runtime::Buffer<int32_t> out(v, 2);
+        detail::check_kernel(qf_sgemm_layout_probe(out), "sgemm", "qf_sgemm_layout_probe");
+        return SgemmLayout{v[0], v[1]};
+    }();
+    return layout;
+}
+
+// Per-thread scratch, grown on demand and kept (the API takes no workspace).
+enum Scratch { kPackB, kBias, kZeroBias, kCols, kDcols, kScratchCount };
+float *scratch(Scratch which, int64_t n) {
+    thread_local std::vector<float> buffers[kScratchCount];
+    auto &v = buffers[which];
+    if (static_cast<int64_t>(v.size()) < n) {
+        v.clear();
+        v.shrink_to_fit();
+        v.resize(static_cast<size_t>(n));
+    }
+    return v.data();
+}
+
+HBuf buffer2(float *data, int64_t e0, int64_t s0, int64_t e1, int64_t s1) {
+    halide_dimension_t dims[2] = {{0, static_cast<int32_t>(e0), static_cast<int32_t>(s0), 0},
+                                  {0, static_cast<int32_t>(e1), static_cast<int32_t>(s1), 0}};
+    return HBuf(data, 2, dims);
+}
+
+// K per chunk: B's block (kc x N_padded floats) about 256 KB, so a panel's
+// rows of the chunk (kc x 32 floats at N = 400: 20 KB) stay in L1 while the
+// row tiles of a task read them. Measured on one thread, 32x400x25088 TN:
+// 1 MB blocks 0.66x OpenBLAS, 256 KB 0.98x, 128 KB 0.87x.
+int64_t k_chunk(int64_t k, int64_t n_padded) {
+    const int64_t kc = std::max<int64_t>(128, (int64_t(1) << 16) / std::max<int64_t>(1, n_padded));
+    if (k <= kc + kc / 2) return k;  // no short last chunk
+    return kc;
+}
+
+// C = op(A) op(B) (+ bias), arguments already checked. b_padded: B is stored
+// row-major [K, N] (tb = no) and its rows are readable and zero up to N
+// rounded up to whole panels.
+void run_sgemm(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpose tb, const Mat &c, const float *bias,
+               bool b_padded = false) {
+    const int64_t m = c.rows, n = c.cols, k = ta == Transpose::no ? a.cols : a.rows;
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+        for (int64_t i = 0; i < m; i++) {
+            float *row = c.data + i * c.ld;
+            for (int64_t j = 0; j < n; j++) row[j] = bias ? bias[j] : 0.0f;
+        }
+        return;
+    }
+    detail::ensure_kernel_runtime();
+    const SgemmLayout &lay = sgemm_layout();
+    const int64_t n_padded = round_up(n, lay.panel);
+
+    // op(B) as the kernels read it: row-major [K, columns padded to whole
+    // panels]. Stored so (tb = no), B is read in place for its whole panels;
+    // only the last partial panel is copied (zero-padded), unless the caller
+    // says B's rows are readable and zero up to whole panels. Stored
+    // transposed, all of it is transposed into the workspace.
+    struct ColumnBlock {
+        int64_t n0, n;      // columns [n0, n0 + n) of C
+        const float *b;     // op(B) column n0, row 0
+        int64_t ldb, width; // row stride; readable columns (whole panels)
+    };
+    ColumnBlock blocks[2];
+    int block_count = 0;
+    auto pack = [&](int64_t n0, int64_t cols) {
+        const int64_t width = round_up(cols, lay.panel);
+        if (k * width > INT32_MAX) {
+            throw ShapeError(std::string(op) + ": K x N = " + str(k) + " x " + str(cols) + " is too large to repack");
+        }
+        float *packed = scratch(kPackB, k * width);
+        HBuf out = buffer2(packed, width, 1, k, width);
+        if (tb == Transpose::yes) {
+            HBuf in = buffer2(b.data + n0 * b.ld, k, 1, cols, b.ld);  // in(k, n) = B[n][k]
+            detail::check_kernel(qf_pack_f32_t(in, out), op, "qf_pack_f32_t");
+        } else {
+            HBuf in = buffer2(b.data + n0, cols, 1, k, b.ld);
+            detail::check_kernel(qf_pack_f32(in, out), op, "qf_pack_f32");
+        }
+        blocks[block_count++] = {n0, cols, packed, width, width};
+    };
+    if (tb == Transpose::yes) {
+        pack(0, n);
+    } else if (b_padded) {
+        blocks[block_count++] = {0, n, b.data, b.ld, n_padded};
+    } else {
+        const int64_t n_main = n / lay.panel * lay.panel;
+        if (n_main > 0) blocks[block_count++] = {0, n_main, b.data, b.ld, n_main};
+        if (n_main < n) pack(n_main, n - n_main);
+    }
+    float *bias_padded = scratch(kBias, n_padded);
+    std::fill(bias_padded, bias_padded + n_padded, 0.0f);
+    if (bias) std::copy(bias, bias + n, bias_padded);
+    float *zero_bias = scratch(kZeroBias, n_padded);
+    std::fill(zero_bias, zero_bias + n_padded, 0.0f);
+
+    // Rows: whole tiles of the tiled kernel, then whole 4-row tiles, then single rows.
+    const int64_t tm = lay.tile_rows;
+    const int64_t m_main = m / tm * tm;
+    const int64_t m_four = m_main + (m - m_main) / 4 * 4;
+    const bool at = ta == Transpose::yes;
+    for (int bi = 0; bi < block_count; bi++) {
+        const ColumnBlock &blk = blocks[bi];
+        const int64_t kc = k_chunk(k, blk.width);
+        for (int64_t k0 = 0; k0 < k; k0 += kc) {
+            const int64_t kn = std::min(kc, k - k0);
+            HBuf bb = buffer2(const_cast<float *>(blk.b) + k0 * blk.ldb, blk.width, 1, kn, blk.ldb);
+            HBuf biasb((k0 == 0 ? bias_padded : zero_bias) + blk.n0, static_cast<int>(blk.width));
+            const int accumulate = k0 > 0 ? 1 : 0;
+            // Rows [r0, r0 + rows) with the kernel of `tile` rows (1, 4, or the tiled one: 0).
+            auto run_rows = [&](int64_t r0, int64_t rows, int tile) {
+                if (rows == 0) return;
+                HBuf ab = at ? buffer2(a.data + k0 * a.ld + r0, rows, 1, kn, a.ld)
+                             : buffer2(a.data + r0 * a.ld + k0, kn, 1, rows, a.ld);
+                HBuf cb = buffer2(c.data + r0 * c.ld + blk.n0, blk.n, 1, rows, c.ld);
+                using Fn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
+                                   int32_t, halide_buffer_t *);
+                Fn fn;
+                const char *name;
+                if (tile == 0) {
+                    fn = at ? qf_sgemm_tn : qf_sgemm_nn;
+                    name = at ? "qf_sgemm_tn" : "qf_sgemm_nn";
+                } else if (tile == 4) {
+                    fn = at ? qf_sgemm_tn_m4 : qf_sgemm_nn_m4;
+                    name = at ? "qf_sgemm_tn_m4" : "qf_sgemm_nn_m4";
+                } else {
+                    fn = at ? qf_sgemm_tn_row : qf_sgemm_nn_row;
+                    name = at ? "qf_sgemm_tn_row" : "qf_sgemm_nn_row";
+                }
+                detail::check_kernel(fn(ab, bb, biasb, cb, accumulate, cb), op, name);
+            };
+            run_rows(0, m_main, 0);
+            run_rows(m_main, m_four - m_main, 4);
+            run_rows(m_four, m - m_four, 1);
+        }
+    }
+}
+
+void require_finite_size(const char *op, const char *what, int64_t v) {
+    if (v > INT32_MAX) throw ShapeError(std::string(op) + ": " + what + " = " + str(v) + " exceeds 2^31-1");
+}
+
+// ---- convolution ------------------------------------------------------------
+
+struct ConvDims {
+    int64_t n = 0, h = 0, w = 0, c = 0;  // input
+    int64_t o = 0, kh = 0, kw = 0, cg = 0, og = 0;
+    int64_t oh = 0, ow = 0;
+    int groups = 1;
+    int64_t pixels() const { return n * oh * ow; }      // GEMM rows
+    int64_t kc() const { return kh * kw * cg; }           // GEMM depth per group
+    bool pointwise(const Conv2dGeometry &g) const {
+        return kh == 1 && kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_bottom == 0 &&
+               g.pad_left == 0 && g.pad_right == 0;
+    }
+};
+
+void check_geometry(const char *op, const Conv2dGeometry &g) {
+    auto bad = [&](const std::string &what) { throw InvalidArgument(std::string(op) + ": " + what); };
+    if (g.stride_h < 1 || g.stride_w < 1) bad("strides must be >= 1, got " + str(g.stride_h) + "x" + str(g.stride_w));
+    if (g.dilation_h < 1 || g.dilation_w < 1) {
+        bad("dilations must be >= 1, got " + str(g.dilation_h) + "x" + str(g.dilation_w));
+    }
+    if (g.pad_top < 0 || g.pad_bottom < 0 || g.pad_left < 0 || g.pad_right < 0) bad("padding must be >= 0");
+    if (g.groups < 1) bad("groups must be >= 1, got " + str(g.groups));
+}
+
+ConvDims conv_dims(const char *op, const Shape &x, const Shape &w, const Conv2dGeometry &g) {
+    check_geometry(op, g);
+    auto describe = [](const Shape &s) {
+        std::string r = "[";
+        for (size_t i = 0; i < s.size(); i++) r += (i ? "," : "") + str(s[i]);
+        return r + "]";
+    };
+    if (x.size() != 4) throw ShapeError(std::string(op) + ": x must be NHWC [N, H, W, C], got " + describe(x));
+    if (w.size() != 4) throw ShapeError(std::string(op) + ": w must be OHWI [O, KH, KW, C / groups], got " + describe(w));
+    for (int64_t v : x) {
+        if (v < 0) throw ShapeError(std::string(op) + ": x has a negative dimension " + describe(x));
+    }
+    ConvDims d;
+    d.n = x[0], d.h = x[1], d.w = x[2], d.c = x[3];
+    d.o = w[0], d.kh = w[1], d.kw = w[2], d.cg = w[3];
+    d.groups = g.groups;
+    if (d.o < 1 || d.kh < 1 || d.kw < 1 || d.cg < 1) {
+        throw ShapeError(std::string(op) + ": w " + describe(w) + " must have every dimension >= 1");
+    }
+    if (d.c % g.groups != 0 || d.o % g.groups != 0) {
+        throw InvalidArgument(std::string(op) + ": groups = " + str(g.groups) + " must divide C = " + str(d.c) +
+                              " and O = " + str(d.o));
+    }
+    if (d.c / g.groups != d.cg) {
+        throw ShapeError(std::string(op) + ": w " + describe(w) + " has " + str(d.cg) +
+                         " input channels per group; x " + describe(x) + " with groups = " + str(g.groups) + " has " +
+                         str(d.c / g.groups));
+    }
+    d.og = d.o / g.groups;
+    const int64_t eff_h = (d.kh - 1) * g.dilation_h + 1, eff_w = (d.kw - 1) * g.dilation_w + 1;
+    const int64_t span_h = d.h + g.pad_top + g.pad_bottom, span_w = d.w + g.pad_left + g.pad_right;
+    if (span_h < eff_h || span_w < eff_w) {
+        throw InvalidArgument(std::string(op) + ": the " + str(eff_h) + "x" + str(eff_w) +
+                              " (dilated) kernel does not fit the padded " + str(span_h) + "x" + str(span_w) +
+                              " input: no output");
+    }
+    d.oh = (span_h - eff_h) / g.stride_h + 1;
+    d.ow = (span_w - eff_w) / g.stride_w + 1;
+    require_finite_size(op, "N * OH * OW", d.pixels());
+    require_finite_size(op, "KH * KW * C / groups", d.kc());
+    return d;
+}
+
+Shape output_shape(const ConvDims &d) { return {d.n, d.oh, d.ow, d.o}; }
+
+void require_shape(const char *op, const char *name, const TensorView &t, const Shape &want) {
+    if (t.shape() != want) {
+        std::string s = "[";
+        for (size_t i = 0; i < want.size(); i++) s += (i ? "," : "") + str(want[i]);
+        throw ShapeError(std::string(op) + ": " + name + " must be " + s + "], got " + t.describe());
+    }
+}
+
+// Byte range overlap of two contiguous tensors (or a bias of n floats).
+void require_apart(const char *op, const char *na, const void *pa, size_t bytes_a, const char *nb, const void *pb,
+                   size_t bytes_b) {
+    if (!pa || !pb || bytes_a == 0 || bytes_b == 0) return;
+    auto a = reinterpret_cast<uintptr_t>(pa), b = reinterpret_cast<uintptr_t>(pb);
+    if (a < b + bytes_b && b < a + bytes_a) {
+        throw ShapeError(std::string(op) + ": " + na + " and " + nb + " overlap (they must not share memory)");
+    }
+}
+
+// x(c, w, h, n) over a contiguous NHWC tensor.
+HBuf nhwc_buffer(float *data, const ConvDims &d, int64_t channels, int64_t h, int64_t w) {
+    halide_dimension_t dims[4] = {{0, static_cast<int32_t>(channels), 1, 0},
+                                  {0, static_cast<int32_t>(w), static_cast<int32_t>(d.c), 0},
+                                  {0, static_cast<int32_t>(h), static_cast<int32_t>(w * d.c), 0},
+                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(h * w * d.c), 0}};
+    return HBuf(data, 4, dims);
+}
+
+// col(ci, kw, kh, ox, oy, n) over rows of ld floats, one per output pixel.
+HBuf cols_buffer6(float *data, const ConvDims &d, int64_t ld) {
+    halide_dimension_t dims[6] = {{0, static_cast<int32_t>(d.cg), 1, 0},
+                                  {0, static_cast<int32_t>(d.kw), static_cast<int32_t>(d.cg), 0},
+                                  {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(d.kw * d.cg), 0},
+                                  {0, static_cast<int32_t>(d.ow), static_cast<int32_t>(ld), 0},
+                                  {0, static_cast<int32_t>(d.oh), static_cast<int32_t>(d.ow * ld), 0},
+                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.oh * d.ow * ld), 0}};
+    return HBuf(data, 6, dims);
+}
+
+// col(ci, kw, kh, p) over rows of ld floats.
+HBuf cols_buffer(float *data, const ConvDims &d, int64_t ld) {
+    halide_dimension_t dims[4] = {{0, static_cast<int32_t>(d.cg), 1, 0},
+                                  {0, static_cast<int32_t>(d.kw), static_cast<int32_t>(d.cg), 0},
+                                  {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(d.kw * d.cg), 0},
+                                  {0, static_cast<int32_t>(d.pixels()), static_cast<int32_t>(ld), 0}};
+    return HBuf(data, 4, dims);
+}
+
+// The group's im2col matrix [pixels, Kc] (row stride ld; columns [Kc, ld) zeroed when zero_pad).
+Mat im2col(const char *op, const float *x, const ConvDims &d, const Conv2dGeometry &g, int group, int64_t ld,
+           bool zero_pad) {
+    const int64_t p = d.pixels();
+    if (p * ld > INT32_MAX) throw ShapeError(std::string(op) + ": the im2col matrix would exceed 2^31-1 elements");
+    float *cols = scratch(kCols, p * ld);
+    HBuf xb = nhwc_buffer(const_cast<float *>(x), d, d.c, d.h, d.w);
+    HBuf cb = cols_buffer6(cols, d, ld);
+    detail::check_kernel(qf_im2col_f32(xb, static_cast<int32_t>(group * d.cg), g.stride_w, g.stride_h, g.dilation_w,
+                                       g.dilation_h, g.pad_left, g.pad_top, cb),
+                         op, "qf_im2col_f32");
+    const int64_t kc = d.kc();
+    if (zero_pad && ld > kc) {
+        for (int64_t i = 0; i < p; i++) std::memset(cols + i * ld + kc, 0, static_cast<size_t>(ld - kc) * 4);
+    }
+    return Mat{cols, p, kc, ld};
+}
+
+// Pointwise convs: the group's channel slice of an NHWC tensor as a matrix.
+Mat channel_slice(float *data, const ConvDims &d, int64_t channels_per_group, int64_t total_channels, int group) {
+    return Mat{data + group * channels_per_group, d.pixels(), channels_per_group, total_channels};
+}
+
+}  // namespace
+
+void sgemm(const TensorView &a, Transpose ta, const TensorView &b, Transpose tb, const TensorView &c,
+           const float *bias) {
+    const char *op = "sgemm";
+    const Mat ma = matrix(op, "a", a), mb = matrix(op, "b", b), mc = matrix(op, "c", c);
+    if (ta != Transpose::no && ta != Transpose::yes) throw InvalidArgument(std::string(op) + ": ta is not a Transpose");
+    if (tb != Transpose::no && tb != Transpose::yes) throw InvalidArgument(std::string(op) + ": tb is not a Transpose");
+    const int64_t m = ta == Transpose::no ? ma.rows : ma.cols, ka = ta == Transpose::no ? ma.cols : ma.rows;
+    const int64_t kb = tb == Transpose::no ? mb.rows : mb.cols, n = tb == Transpose::no ? mb.cols : mb.rows;
+    if (ka != kb) {
+        throw ShapeError(std::string(op) + ": op(a) " + a.describe() + " has K = " + str(ka) + " but op(b) " +
+                         b.describe() + " has K = " + str(kb));
+    }
+    if (mc.rows != m || mc.cols != n) {
+        throw ShapeError(std::string(op) + ": c must be [M, N] = [" + str(m) + ", " + str(n) + "], got " +
+                         c.describe());
+    }
+    if (overlap(mc, ma)) throw ShapeError(std::string(op) + ": a and c overlap (they must not share memory)");
+    if (overlap(mc, mb)) throw ShapeError(std::string(op) + ": b and c overlap (they must not share memory)");
+    if (bias) {
+        if (reinterpret_cast<uintptr_t>(bias) % alignof(float) != 0) {
+            throw ShapeError(std::string(op) + ": bias is misaligned for f32");
+        }
+        if (overlap(mc, Mat{const_cast<float *>(bias), 1, n, n})) {
+            throw ShapeError(std::string(op) + ": bias and c overlap (they must not share memory)");
+        }
+    }
+    run_sgemm(op, ma, ta, mb, tb, mc, bias);
+}
+
+Shape conv2d_f32_output_shape(const Shape &x, const Shape &w, const Conv2dGeometry &g) {
+    return output_shape(conv_dims("conv2d_f32_output_shape", x, w, g));
+}
+
+void conv2d_f32(const TensorView &x, const TensorView &w, const float *bias, const Conv2dGeometry &g,
+                const TensorView &y) {
+    const char *op = "conv2d_f32";
+    detail::require_tensor(op, "x", x, DType::f32);
+    detail::require_tensor(op, "w", w, DType::f32);
+    detail::require_tensor(op, "y", y, DType::f32);
+    const ConvDims d = conv_dims(op, x.shape(), w.shape(), g);
+    require_shape(op, "y", y, output_shape(d));
+    require_apart(op, "x", x.data(), x.nbytes(), "y", y.data(), y.nbytes());
+    require_apart(op, "w", w.data(), w.nbytes(), "y", y.data(), y.nbytes());
+    if (bias) {
+        if (reinterpret_cast<uintptr_t>(bias) % alignof(float) != 0) throw ShapeError(std::string(op) + ": bias is misaligned");
+        require_apart(op, "bias", bias, static_cast<size_t>(d.o) * 4, "y", y.data(), y.nbytes());
+    }
+    if (y.numel() == 0) return;
+    float *xd = static_cast<float *>(x.data()), *wd = static_cast<float *>(w.data()), *yd = static_cast<float *>(y.data());
+    const int64_t kc = d.kc();
+    for (int gi = 0; gi < d.groups; gi++) {
+        const Mat a = d.pointwise(g) ? channel_slice(xd, d, d.cg, d.c, gi) : im2col(op, xd, d, g, gi, kc, false);
+        const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // [Og, Kc]: op(B) = wg^T
+        const Mat yg = channel_slice(yd, d, d.og, d.o, gi);
+        run_sgemm(op, a, Transpose::no, wg, Transpose::yes, yg, bias ? bias + gi * d.og : nullptr);
+    }
+}
+
+void conv2d_f32_backward_input(const TensorView &dy, const TensorView &w, const Conv2dGeometry &g,
+                               const TensorView &dx) {
+    const char *op = "conv2d_f32_backward_input";
+    detail::require_tensor(op, "dy", dy, DType::f32);
+    detail::require_tensor(op, "w", w, DType::f32);
+    detail::require_tensor(op, "dx", dx, DType::f32);
+    const ConvDims d = conv_dims(op, dx.shape(), w.shape(), g);
+    require_shape(op, "dy", dy, output_shape(d));
+    require_apart(op, "dy", dy.data(), dy.nbytes(), "dx", dx.data(), dx.nbytes());
+    require_apart(op, "w", w.data(), w.nbytes(), "dx", dx.data(), dx.nbytes());
+    if (dx.numel() == 0) return;
+    float *dyd = static_cast<float *>(dy.data()), *wd = static_cast<float *>(w.data());
+    float *dxd = static_cast<float *>(dx.data());
+    const int64_t kc = d.kc(), p = d.pixels();
+    if (p == 0) {  // no output pixels (N = 0 is caught above): nothing flows back
+        std::fill(dxd, dxd + dx.numel(), 0.0f);
+        return;
+    }
+    for (int gi = 0; gi < d.groups; gi++) {
+        const Mat dyg = channel_slice(dyd, d, d.og, d.o, gi);
+        const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // op(B) = wg: [K = Og, N = Kc]
+        if (d.pointwise(g)) {
+            run_sgemm(op, dyg, Transpose::no, wg, Transpose::no, channel_slice(dxd, d, d.cg, d.c, gi), nullptr);
+            continue;
+        }
+        if (p * kc > INT32_MAX) throw ShapeError(std::string(op) + ": the column matrix would exceed 2^31-1 elements");
+        float *dcols = scratch(kDcols, p * kc);
+        run_sgemm(op, dyg, Transpose::no, wg, Transpose::no, Mat{dcols, p, kc, kc}, nullptr);
+        HBuf db = cols_buffer(dcols, d, kc);
+        HBuf xb = nhwc_buffer(dxd + gi * d.cg, d, d.cg, d.h, d.w);
+        detail::check_kernel(qf_col2im_f32(db, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.oh), g.stride_w,
+                                           g.stride_h, g.dilation_w, g.dilation_h, g.pad_left, g.pad_top, xb),
+                             op, "qf_col2im_f32");
+    }
+}
+
+void conv2d_f32_backward_weight(const TensorView &x, const TensorView &dy, const Conv2dGeometry &g,
+                                const TensorView &dw) {
+    const char *op = "conv2d_f32_backward_weight";
+    detail::require_tensor(op, "x", x, DType::f32);
+    detail::require_tensor(op, "dy", dy, DType::f32);
+    detail::require_tensor(op, "dw", dw, DType::f32);
+    const ConvDims d = conv_dims(op, x.shape(), dw.shape(), g);
+    require_shape(op, "dy", dy, output_shape(d));
+    require_apart(op, "x", x.data(), x.nbytes(), "dw", dw.data(), dw.nbytes());
+    require_apart(op, "dy", dy.data(), dy.nbytes(), "dw", dw.data(), dw.nbytes());
+    if (dw.numel() == 0) return;
+    float *xd = static_cast<float *>(x.data()), *dyd = static_cast<float *>(dy.data());
+    float *dwd = static_cast<float *>(dw.data());
+    const int64_t kc = d.kc();
+    for (int gi = 0; gi < d.groups; gi++) {
+        // dw_g [Og, Kc] = dy_g^T [Og, P] x cols [P, Kc].
+        Mat b;
+        bool padded = false;
+        if (d.pointwise(g) || d.pixels() == 0) {
+            b = channel_slice(xd, d, d.cg, d.c, gi);
+        } else {
+            const int64_t ld = round_up(kc, sgemm_layout().panel);
+            b = im2col(op, xd, d, g, gi, ld, /*zero_pad=*/true);
+            padded = true;
+        }
+        const Mat dyg = channel_slice(dyd, d, d.og, d.o, gi);  // stored [P, Og]: op(A) = dyg^T
+        run_sgemm(op, dyg, Transpose::yes, b, Transpose::no, Mat{dwd + gi * d.og * kc, d.og, kc, kc}, nullptr, padded);
+    }
+}
+
+}  // namespace qforge
