@@ -143,10 +143,11 @@ int64_t k_chunk(int64_t k, int64_t n_padded) {
 // row-major [K, N] (tb = no) and its rows are readable and zero up to N
 // rounded up to whole panels.
 void run_sgemm(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpose tb, const Mat &c, const float *bias,
-               bool b_padded = false) {
+               bool b_padded = false, bool accumulate_into_c = false) {
     const int64_t m = c.rows, n = c.cols, k = ta == Transpose::no ? a.cols : a.rows;
     if (m == 0 || n == 0) return;
     if (k == 0) {
+        if (accumulate_into_c) return;
         for (int64_t i = 0; i < m; i++) {
             float *row = c.data + i * c.ld;
             for (int64_t j = 0; j < n; j++) row[j] = bias ? bias[j] : 0.0f;
@@ -211,8 +212,8 @@ void run_sgemm(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpo
         for (int64_t k0 = 0; k0 < k; k0 += kc) {
             const int64_t kn = std::min(kc, k - k0);
             HBuf bb = buffer2(const_cast<float *>(blk.b) + k0 * blk.ldb, blk.width, 1, kn, blk.ldb);
-            HBuf biasb((k0 == 0 ? bias_padded : zero_bias) + blk.n0, static_cast<int>(blk.width));
-            const int accumulate = k0 > 0 ? 1 : 0;
+            HBuf biasb((k0 == 0 && !accumulate_into_c ? bias_padded : zero_bias) + blk.n0, static_cast<int>(blk.width));
+            const int accumulate = k0 > 0 || accumulate_into_c ? 1 : 0;
             // Rows [r0, r0 + rows) with the kernel of `tile` rows (1, 4, or the tiled one: 0).
             auto run_rows = [&](int64_t r0, int64_t rows, int tile) {
                 if (rows == 0) return;
@@ -386,6 +387,25 @@ Mat channel_slice(float *data, const ConvDims &d, int64_t channels_per_group, in
     return Mat{data + group * channels_per_group, d.pixels(), channels_per_group, total_channels};
 }
 
+// Convolutions run in chunks of whole images whose column matrix (im2col
+// rows, or the input gradient's dcols) stays in the L2 caches: materialising
+// it for the whole batch (40 MB for the default network's conv2 at batch 128)
+// made every conv pass memory-bound (a training step: 46 ms -> see the commit
+// log). Chunks are whole images because a col2im gather never crosses images.
+constexpr int64_t kChunkBytes = 1 << 20;
+
+int64_t images_per_chunk(const ConvDims &d, int64_t ld) {
+    const int64_t per_image = std::max<int64_t>(1, d.oh * d.ow * ld * 4);
+    return std::max<int64_t>(1, std::min<int64_t>(d.n, kChunkBytes / per_image));
+}
+
+// d restricted to images [n0, n0 + nb).
+ConvDims chunk_of(const ConvDims &d, int64_t nb) {
+    ConvDims c = d;
+    c.n = nb;
+    return c;
+}
+
 }  // namespace
 
 void sgemm(const TensorView &a, Transpose ta, const TensorView &b, Transpose tb, const TensorView &c,
@@ -438,11 +458,34 @@ void conv2d_f32(const TensorView &x, const TensorView &w, const float *bias, con
     if (y.numel() == 0) return;
     float *xd = static_cast<float *>(x.data()), *wd = static_cast<float *>(w.data()), *yd = static_cast<float *>(y.data());
     const int64_t kc = d.kc();
+    if (d.pointwise(g)) {
+        for (int gi = 0; gi < d.groups; gi++) {
+            const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // [Og, Kc]: op(B) = wg^T
+            run_sgemm(op, channel_slice(xd, d, d.cg, d.c, gi), Transpose::no, wg, Transpose::yes,
+                      channel_slice(yd, d, d.og, d.o, gi), bias ? bias + gi * d.og : nullptr);
+        }
+        return;
+    }
+    // Per group, op(B) = w_g^T [Kc, Og] transposed once into whole zero-padded
+    // panels, then image chunks: im2col into cache, GEMM into y.
+    const int64_t panel = sgemm_layout().panel, og_padded = round_up(d.og, panel);
+    std::vector<float> wt(static_cast<size_t>(d.groups * kc * og_padded), 0.0f);
     for (int gi = 0; gi < d.groups; gi++) {
-        const Mat a = d.pointwise(g) ? channel_slice(xd, d, d.cg, d.c, gi) : im2col(op, xd, d, g, gi, kc, false);
-        const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // [Og, Kc]: op(B) = wg^T
-        const Mat yg = channel_slice(yd, d, d.og, d.o, gi);
-        run_sgemm(op, a, Transpose::no, wg, Transpose::yes, yg, bias ? bias + gi * d.og : nullptr);
+        for (int64_t o = 0; o < d.og; o++) {
+            for (int64_t k = 0; k < kc; k++) wt[(gi * kc + k) * og_padded + o] = wd[(gi * d.og + o) * kc + k];
+        }
+    }
+    const int64_t nb = images_per_chunk(d, kc);
+    for (int64_t n0 = 0; n0 < d.n; n0 += nb) {
+        const ConvDims dc = chunk_of(d, std::min(nb, d.n - n0));
+        const float *xc = xd + n0 * d.h * d.w * d.c;
+        float *yc = yd + n0 * d.oh * d.ow * d.o;
+        for (int gi = 0; gi < d.groups; gi++) {
+            const Mat a = im2col(op, xc, dc, g, gi, kc, false);
+            const Mat wg{wt.data() + gi * kc * og_padded, kc, d.og, og_padded};  // [Kc, Og], rows padded
+            run_sgemm(op, a, Transpose::no, wg, Transpose::no, channel_slice(yc, dc, d.og, d.o, gi),
+                      bias ? bias + gi * d.og : nullptr, /*b_padded=*/true);
+        }
     }
 }
 
@@ -464,21 +507,33 @@ void conv2d_f32_backward_input(const TensorView &dy, const TensorView &w, const 
         std::fill(dxd, dxd + dx.numel(), 0.0f);
         return;
     }
-    for (int gi = 0; gi < d.groups; gi++) {
-        const Mat dyg = channel_slice(dyd, d, d.og, d.o, gi);
-        const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // op(B) = wg: [K = Og, N = Kc]
-        if (d.pointwise(g)) {
-            run_sgemm(op, dyg, Transpose::no, wg, Transpose::no, channel_slice(dxd, d, d.cg, d.c, gi), nullptr);
-            continue;
+    if (d.pointwise(g)) {
+        for (int gi = 0; gi < d.groups; gi++) {
+            const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // op(B) = wg: [K = Og, N = Kc]
+            run_sgemm(op, channel_slice(dyd, d, d.og, d.o, gi), Transpose::no, wg, Transpose::no,
+                      channel_slice(dxd, d, d.cg, d.c, gi), nullptr);
         }
-        if (p * kc > INT32_MAX) throw ShapeError(std::string(op) + ": the column matrix would exceed 2^31-1 elements");
-        float *dcols = scratch(kDcols, p * kc);
-        run_sgemm(op, dyg, Transpose::no, wg, Transpose::no, Mat{dcols, p, kc, kc}, nullptr);
-        HBuf db = cols_buffer(dcols, d, kc);
-        HBuf xb = nhwc_buffer(dxd + gi * d.cg, d, d.cg, d.h, d.w);
-        detail::check_kernel(qf_col2im_f32(db, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.oh), g.stride_w,
-                                           g.stride_h, g.dilation_w, g.dilation_h, g.pad_left, g.pad_top, xb),
-                             op, "qf_col2im_f32");
+        return;
+    }
+    // Image chunks: dcols = dy_g w_g into cache, then the col2im gather into dx.
+    const int64_t nb = images_per_chunk(d, kc);
+    for (int64_t n0 = 0; n0 < d.n; n0 += nb) {
+        const ConvDims dc = chunk_of(d, std::min(nb, d.n - n0));
+        const int64_t pc = dc.pixels();
+        float *dyc = dyd + n0 * d.oh * d.ow * d.o;
+        float *dxc = dxd + n0 * d.h * d.w * d.c;
+        for (int gi = 0; gi < d.groups; gi++) {
+            const Mat wg{wd + gi * d.og * kc, d.og, kc, kc};  // op(B) = wg: [K = Og, N = Kc]
+            if (pc * kc > INT32_MAX) throw ShapeError(std::string(op) + ": the column matrix would exceed 2^31-1 elements");
+            float *dcols = scratch(kDcols, pc * kc);
+            run_sgemm(op, channel_slice(dyc, dc, d.og, d.o, gi), Transpose::no, wg, Transpose::no, Mat{dcols, pc, kc, kc},
+                      nullptr);
+            HBuf db = cols_buffer(dcols, dc, kc);
+            HBuf xb = nhwc_buffer(dxc + gi * d.cg, dc, d.cg, d.h, d.w);
+            detail::check_kernel(qf_col2im_f32(db, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.oh), g.stride_w,
+                                               g.stride_h, g.dilation_w, g.dilation_h, g.pad_left, g.pad_top, xb),
+                                 op, "qf_col2im_f32");
+        }
     }
 }
 
@@ -496,19 +551,28 @@ void conv2d_f32_backward_weight(const TensorView &x, const TensorView &dy, const
     float *xd = static_cast<float *>(x.data()), *dyd = static_cast<float *>(dy.data());
     float *dwd = static_cast<float *>(dw.data());
     const int64_t kc = d.kc();
-    for (int gi = 0; gi < d.groups; gi++) {
-        // dw_g [Og, Kc] = dy_g^T [Og, P] x cols [P, Kc].
-        Mat b;
-        bool padded = false;
-        if (d.pointwise(g) || d.pixels() == 0) {
-            b = channel_slice(xd, d, d.cg, d.c, gi);
-        } else {
-            const int64_t ld = round_up(kc, sgemm_layout().panel);
-            b = im2col(op, xd, d, g, gi, ld, /*zero_pad=*/true);
-            padded = true;
+    if (d.pointwise(g) || d.pixels() == 0) {
+        for (int gi = 0; gi < d.groups; gi++) {
+            // dw_g [Og, Kc] = dy_g^T [Og, P] x x_g [P, Kc].
+            run_sgemm(op, channel_slice(dyd, d, d.og, d.o, gi), Transpose::yes, channel_slice(xd, d, d.cg, d.c, gi),
+                      Transpose::no, Mat{dwd + gi * d.og * kc, d.og, kc, kc}, nullptr);
         }
-        const Mat dyg = channel_slice(dyd, d, d.og, d.o, gi);  // stored [P, Og]: op(A) = dyg^T
-        run_sgemm(op, dyg, Transpose::yes, b, Transpose::no, Mat{dwd + gi * d.og * kc, d.og, kc, kc}, nullptr, padded);
+        return;
+    }
+    // dw_g = sum over image chunks of dy_chunk^T cols_chunk: the first chunk
+    // writes dw, the others add to it.
+    const int64_t ld = round_up(kc, sgemm_layout().panel);
+    const int64_t nb = images_per_chunk(d, ld);
+    for (int64_t n0 = 0; n0 < d.n; n0 += nb) {
+        const ConvDims dc = chunk_of(d, std::min(nb, d.n - n0));
+        const float *xc = xd + n0 * d.h * d.w * d.c;
+        float *dyc = dyd + n0 * d.oh * d.ow * d.o;
+        for (int gi = 0; gi < d.groups; gi++) {
+            const Mat b = im2col(op, xc, dc, g, gi, ld, /*zero_pad=*/true);
+            run_sgemm(op, channel_slice(dyc, dc, d.og, d.o, gi), Transpose::yes, b, Transpose::no,
+                      Mat{dwd + gi * d.og * kc, d.og, kc, kc}, nullptr, /*b_padded=*/true,
+                      /*accumulate_into_c=*/n0 > 0);
+        }
     }
 }
 
