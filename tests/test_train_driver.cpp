@@ -205,6 +205,67 @@ TEST(Network, Fp32GradientsMatchFiniteDifferences) {
         7);
 }
 
+// QAT's BN folding (conv(x, fq(w * s)) / s, then BN) is the identity
+// reparametrisation of conv(x, w) when quantization is fine enough: at 8 bits
+// its gradients (STE through the quantizers, plus the folding's own terms
+// through s = gamma / sqrt(var + eps)) must match the FP32 network's. A
+// missing or wrong folding term shows up as a gamma or weight gradient far off.
+// (No ReLU: at initialisation the gradients cancel heavily, and the few ReLUs
+// that 8-bit rounding flips move them by tens of percent.)
+class FoldedQat : public ::testing::TestWithParam<bool> {};
+
+// With BN in training mode its output ignores the scale of its input, so the
+// folding's s-terms vanish; with frozen BN they carry gamma's gradient.
+TEST_P(FoldedQat, GradientsMatchFp32At8Bits) {
+    const bool frozen = GetParam();
+    const char *desc =
+        "input 12 12 1\n"
+        "conv c1 out=6 kernel=3 pad=1\n"
+        "bn\n"
+        "conv c2 out=8 kernel=3 stride=2 pad=1\n"
+        "bn\n"
+        "flatten\n"
+        "linear f1 out=5\n";
+    ModelSpec spec = parse_model_spec(desc, "fold");
+    Dataset d = synthetic(64, 12, 5, 21);
+    Network fp32(spec, 9), qat(spec, 9);
+    // Running statistics near the batch's (so the observers calibrated in eval
+    // mode fit the train-mode activations) but not equal (s is not trivial).
+    int correct = 0;
+    for (int i = 0; i < 30; i++) {
+        fp32.train_step(d.images.data(), d.labels.data(), 64, &correct);
+        qat.train_step(d.images.data(), d.labels.data(), 64, &correct);
+    }
+    qat.quantize(uniform_config(spec.stages.size(), 8, QuantMethod::minmax, QuantMethod::minmax));
+    std::vector<float> logits(64 * 5);
+    qat.eval_fp32(d.images.data(), 64, logits.data(), true);
+    qat.set_fake_quant(true);
+    fp32.set_bn_frozen(frozen);
+    qat.set_bn_frozen(frozen);
+    float la = fp32.train_step(d.images.data(), d.labels.data(), 64, &correct);
+    float lb = qat.train_step(d.images.data(), d.labels.data(), 64, &correct);
+    EXPECT_NEAR(la, lb, 0.02 * la) << "the 8-bit QAT forward should be close to the FP32 one";
+    std::vector<Param *> a = fp32.parameters(), b = qat.parameters();
+    ASSERT_LE(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); i++) {
+        ASSERT_EQ(a[i]->name, b[i]->name);
+        double diff = 0, norm = 0;
+        for (int64_t j = 0; j < a[i]->numel(); j++) {
+            double g = a[i]->grad_data()[j], h = b[i]->grad_data()[j];
+            diff += (g - h) * (g - h);
+            norm += g * g;
+        }
+        // Frozen, gamma's gradient is the small residual of two large s-terms
+        // that cancel exactly without quantization, so 8-bit rounding moves it
+        // by ~20% (dropping either term moves it by ~100%, checked).
+        const double tolerance = frozen ? 0.3 : 0.1;
+        EXPECT_LT(std::sqrt(diff), tolerance * std::sqrt(norm) + 1e-6) << a[i]->name;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchNorm, FoldedQat, ::testing::Values(false, true),
+                         [](const auto &info) { return info.param ? std::string("frozen") : std::string("training"); });
+
 // ---- the QAT-eval / integer-model agreement ------------------------------------------
 
 struct AgreementCase {
