@@ -27,7 +27,7 @@ expect() {
 }
 
 mkdir -p "$work/empty"
-expect "cannot open" --data "$work/empty" --report "$work/r"
+expect "train-images-idx3-ubyte" --data "$work/empty" --report "$work/r"
 printf 'garbage' > "$work/bad.idx"
 mkdir -p "$work/corrupt"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
