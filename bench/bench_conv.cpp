@@ -12,6 +12,9 @@
 //          N=1 28x28x128 -> 128, 3x3, pad 1              shape n1h28w28c128o128k3s1p1
 //          N=8 14x14x256 -> 256, 3x3, pad 1              shape n8h14w14c256o256k3s1p1
 //   dw     N=1 112x112x32, 3x3, pad 1, groups 32         shape n1h112w112c32o32k3s1p1g32
+//   qat    the QAT driver's network at batch 128:
+//          N=128 28x28x1 -> 16, 5x5, pad 2                shape n128h28w28c1o16k5s1p2
+//          N=128 14x14x16 -> 32, 5x5, pad 2               shape n128h14w14c16o32k5s1p2
 // ops (suffix _vnni / _avx2 in the capped runs):
 //   conv_u8            qforge::conv2d_requantized: x u8 NHWC (zero point 3), OHWI s8
 //                      weights packed once outside timing (PackedConvWeights), s32
@@ -112,7 +115,11 @@ struct ConvShape {
 const ConvShape kShapes[] = {{1, 56, 56, 64, 64, 3, 1, 1, 1},
                              {1, 28, 28, 128, 128, 3, 1, 1, 1},
                              {8, 14, 14, 256, 256, 3, 1, 1, 1},
-                             {1, 112, 112, 32, 32, 3, 1, 1, 32}};
+                             {1, 112, 112, 32, 32, 3, 1, 1, 32},
+                             // The QAT driver's default network at batch 128 (driver/): conv1 has
+                             // one input channel, conv2 only 32 output channels.
+                             {128, 28, 28, 1, 16, 5, 1, 2, 1},
+                             {128, 14, 14, 16, 32, 5, 1, 2, 1}};
 
 constexpr int32_t kXZeroPoint = 3;
 constexpr int32_t kOutZeroPoint = 128;

@@ -5,6 +5,10 @@
 //                        group's channels) into a row of a u8 matrix that the
 //                        int8 GEMM multiplies with the OHWI weights ([O, KH*KW*Ci]
 //                        is exactly the GEMM's [N, K] weight layout);
+//   direct_conv_int8     implicit GEMM for C_in % 4 == 0 (k groups of channels);
+//   direct_conv_rows_int8  implicit GEMM over flattened input rows, for any
+//                        C_in (k groups of a kernel row's bytes), with
+//                        narrow weight panels for small C_out;
 //   depthwise_conv_int8  one filter per channel, computed directly.
 // Padding reads the input zero point, so padded taps contribute 0 to
 // sum (x - z_x) * w. Activations are u8 here; s8 input arrives shifted by +128
@@ -131,6 +135,84 @@ using DirectConvS32 = DirectConvInt8<ConvOutput::s32>;
 using DirectConvRequant = DirectConvInt8<ConvOutput::requant>;
 using DirectConvF32 = DirectConvInt8<ConvOutput::f32>;
 
+// Direct convolution over flattened input rows, for ungrouped convs with
+// dilation_w = 1 and any C_in (notably 1 or 3, where a k group of 4 channels
+// does not exist). In NHWC, the KW taps of one kernel row over all C_in
+// channels are KW*C_in adjacent bytes of one input row; the reduction runs
+// over that byte run in k groups (the run padded to whole groups: the extra
+// bytes meet zero weights), then over kh. x arrives as rows of bytes
+// x(b, h, n), b = w * C_in + c, so a padded pixel is C_in bytes of the zero
+// point and no division appears anywhere. Weights are [O, KH, RG * G]
+// (RG = ceil(KW * C_in / G) groups per kernel row), packed by the runtime in
+// panels of panel columns: packed(kk, oi, ko, oo), ko = kh * RG + group.
+// The panel is the schedule's (1, 2 or 4 vectors): narrow convs (O = 16, 32)
+// compute only their own columns.
+template<ConvOutput kind>
+class DirectConvRowsInt8 : public Generator<DirectConvRowsInt8<kind>> {
+public:
+    QF_TEMPLATE_GENERATOR(DirectConvRowsInt8);
+
+    GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
+    sx86::RowsConvParams tiling;
+
+    Input<Buffer<uint8_t>> x{"x", 3};                 // x(b, h, n), b = w * C_in + c
+    Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo)
+    Input<Buffer<int32_t>> row_sums{"row_sums", 1};   // row_sums(o): the sum of o's weights
+    Input<Buffer<int32_t>> bias{"bias", 1};           // bias(o)
+    Input<int32_t> x_zero_point{"x_zero_point"};
+    Input<int32_t> channels{"channels"};              // C_in
+    Input<int32_t> row_groups{"row_groups"};          // RG: k groups per kernel row
+    Input<int32_t> kernel_h{"kernel_h"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Input<Buffer<float>> channel_scale{"channel_scale", 1};
+    Input<int32_t> out_zero_point{"out_zero_point"};
+    Input<int32_t> out_min{"out_min"};
+    Input<int32_t> out_max{"out_max"};
+    Output<Func> y{"y", 4};                           // y(o, ox, oy, n)
+
+    void configure() {
+        y.set_type(nx::accumulator_output_type(kind, requant_type));
+    }
+
+    void generate() {
+        const Target t = get_target();
+        const int group = layout::k_group(t), panel = layout::rows_conv_panel_width(t, tiling);
+        packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
+        // Both the byte and the row dimension are bounded (padding on the
+        // left and right of a row is whole pixels of the zero point).
+        x_padded = BoundaryConditions::constant_exterior(
+            x, cast<uint8_t>(x_zero_point),
+            {Range(x.dim(0).min(), x.dim(0).extent()), Range(x.dim(1).min(), x.dim(1).extent()), Range()});
+        bias_folded(o) = bias(o) - x_zero_point * row_sums(o);
+
+        r = RDom(0, group, 0, row_groups, 0, kernel_h, "r");  // kk, group within the row, kh
+        const Expr b = (ox * stride_w - pad_left) * channels + group * r.y + r.x;
+        const Expr iy = oy * stride_h - pad_top + r.z * dilation_h;
+        const Expr ko = r.z * row_groups + r.y;
+        acc(oi, oo, ox, oy, n) = bias_folded(panel * oo + oi);
+        acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(b, iy, n)) * cast<int32_t>(packed(r.x, oi, ko, oo));
+        Expr sum = acc(o % panel, o / panel, ox, oy, n);
+        y(o, ox, oy, n) = nx::accumulator_output(kind, requant_type, sum, channel_scale(o), out_zero_point, out_min,
+                                                 out_max);
+    }
+
+    void schedule() {
+        sx86::schedule_rows_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+                                 channels, stride_w, get_target(), tiling);
+    }
+
+private:
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
+    RDom r;
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};
+};
+
+using DirectConvRowsS32 = DirectConvRowsInt8<ConvOutput::s32>;
+using DirectConvRowsRequant = DirectConvRowsInt8<ConvOutput::requant>;
+using DirectConvRowsF32 = DirectConvRowsInt8<ConvOutput::f32>;
+
 template<ConvOutput kind>
 class DepthwiseConvInt8 : public Generator<DepthwiseConvInt8<kind>> {
 public:
@@ -214,6 +296,9 @@ HALIDE_REGISTER_GENERATOR(Im2colInt8, im2col_int8)
 HALIDE_REGISTER_GENERATOR(DirectConvS32, direct_conv_int8_s32)
 HALIDE_REGISTER_GENERATOR(DirectConvRequant, direct_conv_int8_requant)
 HALIDE_REGISTER_GENERATOR(DirectConvF32, direct_conv_int8_f32)
+HALIDE_REGISTER_GENERATOR(DirectConvRowsS32, direct_conv_rows_int8_s32)
+HALIDE_REGISTER_GENERATOR(DirectConvRowsRequant, direct_conv_rows_int8_requant)
+HALIDE_REGISTER_GENERATOR(DirectConvRowsF32, direct_conv_rows_int8_f32)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvS32, depthwise_conv_int8_s32)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvRequant, depthwise_conv_int8_requant)
 HALIDE_REGISTER_GENERATOR(DepthwiseConvF32, depthwise_conv_int8_f32)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "schedules/x86/conv_x86.h"
 #include "schedules/x86/gemm_x86.h"
 
 namespace qforge::schedules {
@@ -30,6 +31,12 @@ inline int panel_width(const Halide::Target &t) {
 // Rows per register tile for the given tiling parameters.
 inline int tile_rows(const Halide::Target &t, const x86::GemmParams &p) {
     if (t.arch == Halide::Target::X86) return x86::tile_rows(t, p);
+    throw no_schedule(t);
+}
+
+// Output channels per packed weight panel of the direct conv over input rows.
+inline int rows_conv_panel_width(const Halide::Target &t, const x86::RowsConvParams &p) {
+    if (t.arch == Halide::Target::X86) return x86::rows_conv_panel_width(t, p);
     throw no_schedule(t);
 }
 

@@ -96,6 +96,24 @@ TEST(ConvKernels, GeometriesFromTheIssueBitExact) {
         {"depthwise 3x3", 2, 9, 9, 19, 19, 3, 3, geom(1, 1, 1, 19), false, 77},
         {"depthwise 3x3 stride 2", 1, 16, 16, 32, 32, 3, 3, geom(2, 1, 1, 32), true, -1},
         {"depthwise 5x5 dilation 2", 1, 12, 12, 5, 5, 5, 5, geom(1, 2, 2, 5)},
+        // Small C_in and narrow C_out: the direct kernel over input rows
+        // (panels of 1, 2 and 4 vectors), batches > 1, as the QAT driver's network.
+        {"5x5 pad 2, C_in 1, C_out 16 (rows kernel)", 3, 12, 11, 1, 16, 5, 5, geom(1, 2), false, 7},
+        {"5x5 pad 2, C_in 1, C_out 32", 2, 9, 13, 1, 32, 5, 5, geom(1, 2), true, -5},
+        {"5x5 pad 2, C_in 2, C_out 16", 2, 10, 10, 2, 16, 5, 5, geom(1, 2), false, 200},
+        {"5x5 pad 2, C_in 2, C_out 32", 3, 7, 9, 2, 32, 5, 5, geom(1, 2)},
+        {"5x5 pad 2, C_in 3, C_out 16", 2, 8, 15, 3, 16, 5, 5, geom(1, 2), true, 11},
+        {"5x5 pad 2, C_in 3, C_out 32", 2, 11, 8, 3, 32, 5, 5, geom(1, 2), false, 255},
+        {"5x5 pad 2, C_in 16, C_out 32 (narrow panel)", 3, 14, 14, 16, 32, 5, 5, geom(1, 2), false, 3},
+        {"5x5 pad 2, C_in 16, C_out 20 (narrow, ragged)", 2, 9, 7, 16, 20, 5, 5, geom(1, 2), true, 0},
+        {"3x3 pad 1, C_in 3, C_out 70 (wide panels)", 2, 9, 10, 3, 70, 3, 3, geom(1, 1), false, 4},
+        {"7x7 stride 2 pad 3, C_in 3, C_out 64", 2, 15, 16, 3, 64, 7, 7, geom(2, 3), false, 9},
+        {"3x3 stride 2 dilation 2, C_in 1, C_out 8", 2, 13, 12, 1, 8, 3, 3, [] {
+             Conv2dGeometry g = geom(2, 2);
+             g.dilation_h = 2;  // dilation_w = 1: the rows kernel
+             return g;
+         }()},
+        {"1x1, C_in 3, C_out 5", 2, 4, 6, 3, 5, 1, 1, geom(1, 0), true, 1},
         {"rectangular 1x3, asymmetric pad", 1, 6, 11, 4, 5, 1, 3, [] {
              Conv2dGeometry g;
              g.pad_left = 2;

@@ -1,6 +1,8 @@
-// int8 convolution: geometry checks, then one of four paths: the depthwise
+// int8 convolution: geometry checks, then one of five paths: the depthwise
 // kernel; the GEMM on the input as it is (1x1, stride 1, unpadded); the direct
-// (implicit-GEMM) kernel (ungrouped, C_in % 4 == 0); im2col + GEMM per group.
+// kernel over flattened input rows (ungrouped, dilation_w = 1, C_in % 4 != 0
+// or C_out at most half a GEMM panel); the direct (implicit-GEMM) kernel
+// (ungrouped, C_in % 4 == 0); im2col + GEMM per group.
 #include "qforge/conv.h"
 
 #include <algorithm>
@@ -18,6 +20,18 @@
 #include "qf_dconv_s8.h"
 #include "qf_dconv_u8.h"
 #include "qf_im2col.h"
+#include "qf_rconv1_f32.h"
+#include "qf_rconv1_s32.h"
+#include "qf_rconv1_s8.h"
+#include "qf_rconv1_u8.h"
+#include "qf_rconv2_f32.h"
+#include "qf_rconv2_s32.h"
+#include "qf_rconv2_s8.h"
+#include "qf_rconv2_u8.h"
+#include "qf_rconv4_f32.h"
+#include "qf_rconv4_s32.h"
+#include "qf_rconv4_s8.h"
+#include "qf_rconv4_u8.h"
 #include "qforge/error.h"
 
 namespace qforge {
@@ -152,6 +166,61 @@ void direct_conv(const char *op, const Prepared &in, const PackedConvWeights &w,
                     call);
 }
 
+// Ungrouped, dilation_w = 1, weights packed for it (C_in % 4 != 0 or a
+// narrow C_out): the direct kernel over flattened input rows. x is passed as
+// rows of W * C_in bytes; the kernel of the weights' panel width runs.
+void rows_conv(const char *op, const Prepared &in, const PackedConvWeights &w, const Conv2dGeometry &g,
+               const Epilogue &e, const int32_t *bias_in, int64_t oh, int64_t ow, const TensorView &y) {
+    const PackedGemmWeights &gw = w.group_weights()[0];  // its row sums and padded column count
+    detail::GemmEpilogue ge = detail::GemmEpilogue::raw(gw);
+    if (e.out == DType::f32) {
+        ge = detail::GemmEpilogue::dequantized(op, e.channel_scale, gw);
+    } else if (e.out != DType::s32) {
+        Requantization rq = e.rq;
+        rq.multiplier = e.channel_scale;
+        ge = detail::GemmEpilogue::requantized(op, rq, e.out, gw);
+    }
+    std::vector<int32_t> bias(static_cast<size_t>(gw.n_padded()), 0);
+    if (bias_in) std::copy(bias_in, bias_in + gw.n(), bias.begin());
+    const int32_t row_bytes = static_cast<int32_t>(in.w * in.c);
+    halide_dimension_t xdims[3] = {{0, row_bytes, 1, 0},
+                                   {0, static_cast<int32_t>(in.h), row_bytes, 0},
+                                   {0, static_cast<int32_t>(in.n), static_cast<int32_t>(in.h) * row_bytes, 0}};
+    Halide::Runtime::Buffer<uint8_t> xb(const_cast<uint8_t *>(in.data), 3, xdims);
+    const int32_t group = detail::gemm_layout().k_group, panel = static_cast<int32_t>(w.row_panel());
+    const int32_t kgroups = static_cast<int32_t>(w.kernel_h() * w.row_groups());
+    const int32_t panels = static_cast<int32_t>(w.row_packed_weights().size() / (size_t(group) * panel * kgroups));
+    halide_dimension_t pdims[4] = {{0, group, 1, 0},
+                                   {0, panel, group, 0},
+                                   {0, kgroups, group * panel, 0},
+                                   {0, panels, group * panel * kgroups, 0}};
+    Halide::Runtime::Buffer<int8_t> pb(const_cast<int8_t *>(w.row_packed_weights().data()), 4, pdims);
+    Halide::Runtime::Buffer<int32_t> sb(const_cast<int32_t *>(gw.row_sums()), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<int32_t> bb(bias.data(), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<float> cs(ge.channel_scale.data(), static_cast<int>(gw.n_padded()));
+    Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(w.out_channels()),
+                                     static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+    auto call = [&](auto fn, const char *name) {
+        detail::check_kernel(fn(xb, pb, sb, bb, in.zero_point, static_cast<int32_t>(in.c),
+                                static_cast<int32_t>(w.row_groups()), static_cast<int32_t>(w.kernel_h()), g.stride_w,
+                                g.stride_h, g.dilation_h, g.pad_left, g.pad_top, cs, ge.out_zero_point, ge.out_min,
+                                ge.out_max, yb),
+                             op, name);
+    };
+    using Fn = decltype(&qf_rconv1_s32);
+    const int64_t vectors = panel / (detail::gemm_layout().panel / 4);
+    if (vectors == 1) {
+        call_for_output(e.out, KernelFamily<Fn>{qf_rconv1_s32, qf_rconv1_u8, qf_rconv1_s8, qf_rconv1_f32, "qf_rconv1"},
+                        call);
+    } else if (vectors == 2) {
+        call_for_output(e.out, KernelFamily<Fn>{qf_rconv2_s32, qf_rconv2_u8, qf_rconv2_s8, qf_rconv2_f32, "qf_rconv2"},
+                        call);
+    } else {
+        call_for_output(e.out, KernelFamily<Fn>{qf_rconv4_s32, qf_rconv4_u8, qf_rconv4_s8, qf_rconv4_f32, "qf_rconv4"},
+                        call);
+    }
+}
+
 void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
             const GemmOptions &opt, const Epilogue &e, const TensorView &y) {
     const Shape out_shape = output_shape(op, x.shape(), w, g);  // checks the geometry
@@ -218,6 +287,11 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
     const bool direct_gemm = g.groups == 1 && w.kernel_h() == 1 && w.kernel_w() == 1 && g.stride_h == 1 &&
                              g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
                              g.pad_right == 0 && cg % 4 == 0;
+    if (!direct_gemm && g.groups == 1 && g.dilation_w == 1 && !w.row_packed_weights().empty() &&
+        in.w * in.c <= INT32_MAX / 2) {
+        rows_conv(op, in, w, g, e, opt.bias, oh, ow, y);
+        return;
+    }
     if (!direct_gemm && g.groups == 1 && cg % 4 == 0) {
         direct_conv(op, in, w, g, opt, e, oh, ow, y);
         return;
@@ -317,6 +391,30 @@ PackedConvWeights::PackedConvWeights(const TensorView &w, int groups) {
     const int64_t og = out_channels_ / groups, k = kh_ * kw_ * cg_;
     for (int gi = 0; gi < groups; gi++) {
         group_weights_.emplace_back(TensorView(const_cast<int8_t *>(src + gi * og * k), {og, k}));
+    }
+    if (groups > 1) return;
+    // The direct kernel over input rows, when this conv can take it: C_in % 4
+    // != 0 (no k group of channels), or C_out at most half a GEMM panel (the
+    // panel of 1 or 2 vectors computes no padded columns). Weights
+    // [O, KH, KW * C_in] with each kernel row's run of KW * C_in bytes padded
+    // to whole k groups of the dispatched variant, packed in panels.
+    const detail::GemmLayout &layout = detail::gemm_layout();
+    const int64_t vec = layout.panel / 4, group = layout.k_group;
+    if (cg_ % 4 == 0 && out_channels_ > 2 * vec) return;
+    row_panel_ = (out_channels_ <= vec ? 1 : out_channels_ <= 2 * vec ? 2 : 4) * vec;
+    const int64_t run = kw_ * cg_;
+    row_groups_ = (run + group - 1) / group;
+    const int64_t kgroups = kh_ * row_groups_, panels = (out_channels_ + row_panel_ - 1) / row_panel_;
+    row_packed_.assign(static_cast<size_t>(panels * kgroups * row_panel_ * group), 0);
+    for (int64_t o = 0; o < out_channels_; o++) {
+        for (int64_t y = 0; y < kh_; y++) {
+            for (int64_t j = 0; j < run; j++) {
+                const int64_t ko = y * row_groups_ + j / group;
+                row_packed_[static_cast<size_t>((((o / row_panel_) * kgroups + ko) * row_panel_ + o % row_panel_) *
+                                                    group +
+                                                j % group)] = src[(o * kh_ + y) * run + j];
+            }
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 // x86 schedules for the int8 convolution paths (generators/conv_int8_generators.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "Halide.h"
 #include "schedules/x86/gemm_x86.h"
@@ -20,6 +22,38 @@ struct DepthwiseParams {
     GeneratorParam<int> tile_pixels{"tile_pixels", 8};          // output pixels along ox per register tile
     GeneratorParam<int> rows_per_task{"rows_per_task", 2};      // pairs of output rows per parallel task
 };
+
+// The direct conv over flattened input rows (direct_conv_rows_int8): its
+// weight panel is part of the packed layout the runtime writes.
+struct RowsConvParams {
+    // Output channels per weight panel and register tile, in int32 vectors:
+    // 1 or 2 for narrow convs (C_out 16 or 32 on AVX-512 computes only its
+    // own columns), 4 as the GEMM.
+    GeneratorParam<int> panel_vectors{"panel_vectors", 4};
+    GeneratorParam<int> tile_m{"tile_m", 0};              // output pixels along ox per tile (0: by target)
+    GeneratorParam<int> k_unroll{"k_unroll", 1};          // k groups of a kernel row per loop iteration
+    GeneratorParam<int> rows_per_task{"rows_per_task", 4};  // output rows (all images' rows fused) per task
+    // (C_in, stride_w) pairs given their own copy of the kernel ("C" for
+    // stride 1, "C/s" otherwise; ","-separated): with both known, the byte
+    // distance between neighbouring pixels' windows is a constant, and the
+    // tile's pixel rows are constant offsets from one pointer; otherwise each
+    // row needs a register of its own (14 rows spill).
+    GeneratorParam<std::string> specialize_for{"specialize_for", "1,2,3,4,8,16,3/2"};
+};
+
+inline int rows_conv_panel_width(const Target &t, const RowsConvParams &p) {
+    return std::min(4, std::max(1, (int)p.panel_vectors)) * int32_lanes(t);
+}
+
+// Rows per register tile: the accumulators (vectors x rows) plus the loaded
+// weight vectors (and their widened copies without VNNI) and one broadcast
+// fit the register file: 32 zmm on AVX-512; 16 ymm/xmm elsewhere.
+inline int rows_conv_tile_rows(const Target &t, const RowsConvParams &p) {
+    if (p.tile_m > 0) return p.tile_m;
+    const int pv = rows_conv_panel_width(t, p) / int32_lanes(t);
+    if (int32_lanes(t) == 16) return pv == 1 ? 14 : pv == 2 ? 14 : 6;
+    return pv == 1 ? 8 : pv == 2 ? 4 : 2;
+}
 
 // im2col: a gather of bytes, memory-bound. Pixels in parallel tasks; each
 // pixel's channels (contiguous in NHWC) are copied a vector at a time.
@@ -145,6 +179,76 @@ inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vec
         .split(av.oi, nu, nv, vec)
         .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
         .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z, r.w)
+        .atomic()
+        .vectorize(r.x)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(av.ox)
+        .unroll(cgi);
+}
+
+// Direct conv over flattened input rows: as schedule_direct_conv, with the
+// panel and tile of RowsConvParams. Output rows of all images are fused into
+// one parallel loop (tasks of rows_per_task rows): a batch of small images
+// would otherwise start one parallel loop per image. acc stays one tile of
+// one row (each fused row is one (oy, n)).
+inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
+                               const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+                               const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
+                               const RowsConvParams &p) {
+    const int vec = int32_lanes(t), tn = rows_conv_panel_width(t, p), tm = rows_conv_tile_rows(t, p);
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // see schedule_direct_conv
+    for (Func f : per_channel) f.compute_root();
+    {
+        // x_padded(b, h, n): rows of bytes, copied once with their padding.
+        const auto a = x_padded.args();
+        Var hn("hn");
+        x_padded.compute_root()
+            .fuse(a[1], a[2], hn)
+            .parallel(hn, 16, TailStrategy::GuardWithIf)
+            .vectorize(a[0], std::min(32, 4 * float_lanes(t)), TailStrategy::RoundUp);
+    }
+    y.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv"), row("row"), task("task"), rt("rt");
+    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
+        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
+        .reorder(oi, xi, xo, oo, oy, n)
+        .fuse(oy, n, row)
+        .split(row, task, rt, std::max(1, (int)p.rows_per_task), TailStrategy::GuardWithIf)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
+        .unroll(xi)
+        .parallel(task);
+    // (After the loop structure: a specialization copies the schedule so far.)
+    {
+        const std::string list = p.specialize_for;
+        for (size_t pos = 0; pos < list.size();) {
+            size_t end = list.find(',', pos);
+            if (end == std::string::npos) end = list.size();
+            const std::string item = list.substr(pos, end - pos);
+            const size_t slash = item.find('/');
+            const int c = std::atoi(item.c_str());
+            const int s = slash == std::string::npos ? 1 : std::atoi(item.c_str() + slash + 1);
+            if (c > 0 && s > 0) y.specialize(channels == c && stride_w == s);
+            pos = end + 1;
+        }
+    }
+    acc.compute_at(y, xo)
+        .bound_extent(av.oi, tn)
+        .bound_extent(av.oo, 1)
+        .bound_extent(av.ox, tm)
+        .bound_extent(av.oy, 1)
+        .bound_extent(av.n, 1)
+        .vectorize(av.oi, vec)
+        .unroll(av.oi)
+        .unroll(av.ox);
+    Var nu("nu"), nv("nv");
+    RVar cgo("cgo"), cgi("cgi");
+    acc.update()
+        .split(av.oi, nu, nv, vec)
+        .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
+        .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z)
         .atomic()
         .vectorize(r.x)
         .vectorize(nv)

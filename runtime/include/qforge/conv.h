@@ -9,8 +9,11 @@
 // Taps in the padding read z_x, so they add nothing. Paths: depthwise
 // (groups = C_in = C_out) runs a direct kernel; a 1x1, stride-1, unpadded,
 // ungrouped conv with C_in % 4 == 0 runs the GEMM on the input as it is;
-// other ungrouped convs with C_in % 4 == 0 run the direct (implicit-GEMM)
-// kernel; everything else runs im2col + the GEMM, per group.
+// ungrouped convs with dilation_w = 1 and C_in % 4 != 0 or a narrow C_out
+// (at most half a GEMM panel: 32 on AVX-512) run the direct kernel over
+// flattened input rows (narrow weight panels); other ungrouped convs with
+// C_in % 4 == 0 run the direct (implicit-GEMM) kernel; everything else runs
+// im2col + the GEMM, per group.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +47,21 @@ public:
     const std::vector<PackedGemmWeights> &group_weights() const { return group_weights_; }
     const std::vector<int8_t> &depthwise_weights() const { return depthwise_; }  // (c, kw, kh), c innermost
 
+    // Layout details of the direct kernel over input rows (empty when this
+    // conv never takes it): (kk, oi, ko, oo) innermost first, panels of
+    // row_panel() columns, ko = kh * row_groups() + the k group within the
+    // kernel row's KW * C_in bytes (zero-padded to whole groups).
+    const std::vector<int8_t> &row_packed_weights() const { return row_packed_; }
+    int64_t row_panel() const { return row_panel_; }
+    int64_t row_groups() const { return row_groups_; }
+
 private:
     int64_t out_channels_ = 0, kh_ = 0, kw_ = 0, cg_ = 0;
     int groups_ = 1;
     std::vector<PackedGemmWeights> group_weights_;  // one [O / groups, KH * KW * Cg] GEMM per group
     std::vector<int8_t> depthwise_;
+    std::vector<int8_t> row_packed_;
+    int64_t row_panel_ = 0, row_groups_ = 0;
 };
 
 // NHWC output shape; throws on geometry that yields no output or is invalid.
