@@ -46,9 +46,9 @@ struct Network::Stage {
     // Per-step state for the backward pass.
     TensorView x;          // input
     TensorView w_used;     // weights the forward multiplied with
-    TensorView bn_in;      // batch-norm input (y0, or y0 / s when BN is folded)
+    TensorView bn_in;      // batch-norm input (the conv's output)
     TensorView act;        // after BN / bias and ReLU, before fake quant and pooling
-    bool folded = false;   // QAT with BN: w_used = fq(w * s), y1 = y0 / s
+    bool folded = false;   // QAT with BN: w_used = fq(w * s) / s (ConvBn2d)
     bool quant_act = false;
     std::vector<float> fold_scale;  // s = gamma / sqrt(running_var + eps)
 
@@ -210,7 +210,15 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             }
             Tensor &wq = buffer(s, "w_quant", DType::f32, s.weight_shape());
             s.wq->forward(wf, wq);
-            s.w_used = wq;
+            // ConvBn2d divides the conv's output by s; dividing the (small)
+            // weights instead gives the same y1 = conv(x, fq(w s)) / s without
+            // a pass over the activations (forward and backward).
+            Tensor &weff = buffer(s, "w_eff", DType::f32, s.weight_shape());
+            for (int64_t o = 0; o < O; o++) {
+                const float inv = 1.0f / s.fold_scale[o];
+                for (int64_t j = 0; j < per; j++) f32(weff)[o * per + j] = f32(wq)[o * per + j] * inv;
+            }
+            s.w_used = weff;
         } else if (fq) {
             Tensor &wq = buffer(s, "w_quant", DType::f32, s.weight_shape());
             s.wq->forward(s.weight.value, wq);
@@ -220,16 +228,7 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
         run_weight_op(s, s.x, s.w_used, s.spec.batch_norm ? nullptr : s.bias.data(), y0);
         TensorView act = y0;
         if (s.spec.batch_norm) {
-            s.bn_in = y0;
-            if (s.folded) {  // y1 = y0 / s: the conv of the unscaled weights, as ConvBn2d
-                Tensor &inv = buffer(s, "inv_s", DType::f32, {O});
-                Tensor &zero = buffer(s, "zeros", DType::f32, {O});
-                for (int64_t o = 0; o < O; o++) f32(inv)[o] = 1.0f / s.fold_scale[o];
-                fill(zero, 0.0f);
-                Tensor &y1 = buffer(s, "y1", DType::f32, s.out_shape(batch));
-                channel_affine(y0, inv, zero, y1);
-                s.bn_in = y1;
-            }
+            s.bn_in = y0;  // (folded: already y1 = conv(x, fq(w s)) / s)
             Tensor &bn_out = buffer(s, "bn_out", DType::f32, s.out_shape(batch));
             if (bn_frozen_) {
                 batch_norm_eval(s.bn_in, s.gamma.value, s.beta.value, s.running_mean, s.running_var, kBatchNormEps,
@@ -303,7 +302,6 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             relu_backward(d, s.act, dr);
             d = dr;
         }
-        Tensor &y0 = s.buffers["y0"];
         TensorView dy0 = d;
         if (s.spec.batch_norm) {
             Tensor &dbn = buffer(s, "d_bn_in", DType::f32, s.act.shape());
@@ -330,18 +328,6 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
                 }
             }
             dy0 = dbn;
-            if (s.folded) {
-                // y1 = y0 * (1/s): dy0 = dy1 / s and d(1/s) = sum(dy1 * y0).
-                Tensor &d0 = buffer(s, "d_y0", DType::f32, s.act.shape());
-                Tensor &dinv = buffer(s, "d_inv_s", DType::f32, {O});
-                Tensor &dz = buffer(s, "d_zero", DType::f32, {O});
-                channel_affine_backward(dbn, y0, s.buffers["inv_s"], d0, dinv, dz);
-                Tensor &ds = buffer(s, "d_fold_scale", DType::f32, {O});
-                for (int64_t o = 0; o < O; o++) {
-                    f32(ds)[o] = -f32(dinv)[o] / (s.fold_scale[o] * s.fold_scale[o]);
-                }
-                dy0 = d0;
-            }
         } else {
             Tensor &db = buffer(s, "d_bias", DType::f32, {O});
             column_sum(dy0, db);
@@ -373,10 +359,22 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
         // Back through the weight quantizer (and the BN scaling of folded weights).
         float *gw = s.weight.grad_data();
         if (s.folded) {
+            // w_eff = wq * (1/s): d(wq) = d(w_eff) / s and d(1/s) = sum(d(w_eff) * wq).
+            const int64_t per = s.weight.numel() / O;
+            Tensor &dwq = buffer(s, "d_w_quant", DType::f32, s.weight_shape());
+            const float *wq = f32(s.buffers.at("w_quant"));
+            std::vector<float> ds(O);
+            for (int64_t o = 0; o < O; o++) {
+                double dinv = 0;
+                for (int64_t j = 0; j < per; j++) {
+                    const float g = f32(dw_used)[o * per + j];
+                    dinv += double(g) * wq[o * per + j];
+                    f32(dwq)[o * per + j] = g / s.fold_scale[o];
+                }
+                ds[o] = static_cast<float>(-dinv / (double(s.fold_scale[o]) * s.fold_scale[o]));
+            }
             Tensor &dwf = buffer(s, "d_w_folded", DType::f32, s.weight_shape());
-            s.wq->backward(dw_used, dwf);
-            int64_t per = s.weight.numel() / O;
-            Tensor &ds = s.buffers["d_fold_scale"];
+            s.wq->backward(dwq, dwf);
             for (int64_t o = 0; o < O; o++) {
                 double dso = 0;
                 for (int64_t j = 0; j < per; j++) {
@@ -384,7 +382,7 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
                     gw[o * per + j] += g * s.fold_scale[o];
                     dso += double(g) * s.weight.data()[o * per + j];
                 }
-                float dsc = f32(ds)[o] + static_cast<float>(dso);
+                float dsc = ds[o] + static_cast<float>(dso);
                 // s = gamma / sd, the running statistics being constants.
                 s.gamma.grad_data()[o] += dsc / std::sqrt(f32(s.running_var)[o] + kBatchNormEps);
             }
