@@ -203,10 +203,12 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             s.fold_scale.resize(O);
             Tensor &wf = buffer(s, "w_folded", DType::f32, s.weight_shape());
             int64_t per = s.weight.numel() / O;
+            float *wfp = f32(wf);
+            const float *w = s.weight.data();
             for (int64_t o = 0; o < O; o++) {
                 float sd = std::sqrt(f32(s.running_var)[o] + kBatchNormEps);
                 s.fold_scale[o] = s.gamma.data()[o] / sd;
-                for (int64_t j = 0; j < per; j++) f32(wf)[o * per + j] = s.weight.data()[o * per + j] * s.fold_scale[o];
+                for (int64_t j = 0; j < per; j++) wfp[o * per + j] = w[o * per + j] * s.fold_scale[o];
             }
             Tensor &wq = buffer(s, "w_quant", DType::f32, s.weight_shape());
             s.wq->forward(wf, wq);
@@ -214,9 +216,11 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             // weights instead gives the same y1 = conv(x, fq(w s)) / s without
             // a pass over the activations (forward and backward).
             Tensor &weff = buffer(s, "w_eff", DType::f32, s.weight_shape());
+            float *we = f32(weff);
+            const float *wqp = f32(wq);
             for (int64_t o = 0; o < O; o++) {
                 const float inv = 1.0f / s.fold_scale[o];
-                for (int64_t j = 0; j < per; j++) f32(weff)[o * per + j] = f32(wq)[o * per + j] * inv;
+                for (int64_t j = 0; j < per; j++) we[o * per + j] = wqp[o * per + j] * inv;
             }
             s.w_used = weff;
         } else if (fq) {
@@ -362,23 +366,25 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             // w_eff = wq * (1/s): d(wq) = d(w_eff) / s and d(1/s) = sum(d(w_eff) * wq).
             const int64_t per = s.weight.numel() / O;
             Tensor &dwq = buffer(s, "d_w_quant", DType::f32, s.weight_shape());
-            const float *wq = f32(s.buffers.at("w_quant"));
+            const float *wq = f32(s.buffers.at("w_quant")), *dwu = f32(dw_used);
+            float *dwqp = f32(dwq);
             std::vector<float> ds(O);
             for (int64_t o = 0; o < O; o++) {
                 double dinv = 0;
                 for (int64_t j = 0; j < per; j++) {
-                    const float g = f32(dw_used)[o * per + j];
+                    const float g = dwu[o * per + j];
                     dinv += double(g) * wq[o * per + j];
-                    f32(dwq)[o * per + j] = g / s.fold_scale[o];
+                    dwqp[o * per + j] = g / s.fold_scale[o];
                 }
                 ds[o] = static_cast<float>(-dinv / (double(s.fold_scale[o]) * s.fold_scale[o]));
             }
             Tensor &dwf = buffer(s, "d_w_folded", DType::f32, s.weight_shape());
             s.wq->backward(dwq, dwf);
+            const float *dwfp = f32(dwf);
             for (int64_t o = 0; o < O; o++) {
                 double dso = 0;
                 for (int64_t j = 0; j < per; j++) {
-                    float g = f32(dwf)[o * per + j];
+                    float g = dwfp[o * per + j];
                     gw[o * per + j] += g * s.fold_scale[o];
                     dso += double(g) * s.weight.data()[o * per + j];
                 }
@@ -389,9 +395,11 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
         } else if (fq) {
             Tensor &dw = buffer(s, "d_w", DType::f32, s.weight_shape());
             s.wq->backward(dw_used, dw);
-            for (int64_t j = 0; j < s.weight.numel(); j++) gw[j] += f32(dw)[j];
+            const float *g = f32(dw);
+            for (int64_t j = 0, n = s.weight.numel(); j < n; j++) gw[j] += g[j];
         } else {
-            for (int64_t j = 0; j < s.weight.numel(); j++) gw[j] += f32(dw_used)[j];
+            const float *g = f32(dw_used);
+            for (int64_t j = 0, n = s.weight.numel(); j < n; j++) gw[j] += g[j];
         }
     }
     if (input_grad_needed) {
@@ -456,7 +464,8 @@ FoldedStage Network::fold(int index) {
         } else {
             b = s.bias.data()[o];
         }
-        for (int64_t j = 0; j < per; j++) f32(wf)[o * per + j] = s.weight.data()[o * per + j] * scale;
+        float *wfp = f32(wf);
+        for (int64_t j = 0; j < per; j++) wfp[o * per + j] = s.weight.data()[o * per + j] * scale;
         bias_f[o] = b;
     }
     PerChannelQuantParams wp = s.wq->params_for(wf);

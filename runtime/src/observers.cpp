@@ -13,6 +13,46 @@
 namespace qforge {
 
 namespace {
+
+// min / max of n floats folded into *lo / *hi, and *poison += sum(x * 0),
+// which is NaN iff some x is NaN or infinite. QAT observes every activation
+// tensor every step, so this is written for the vectorizer (16 independent
+// lanes: IEEE order forbids reassociating one accumulator; select-style
+// min/max) and cloned for AVX-512 and AVX2, picked at load time.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void fold_range(const float *x, int n, float *lo, float *hi, float *poison) {
+    constexpr int kLanes = 16;
+    float lmin[kLanes], lmax[kLanes], lpoison[kLanes];
+    for (int j = 0; j < kLanes; j++) {
+        lmin[j] = *lo;
+        lmax[j] = *hi;
+        lpoison[j] = 0.0f;
+    }
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        for (int j = 0; j < kLanes; j++) {
+            const float v = x[i + j];
+            lpoison[j] += v * 0.0f;
+            lmin[j] = v < lmin[j] ? v : lmin[j];
+            lmax[j] = v > lmax[j] ? v : lmax[j];
+        }
+    }
+    float l = *lo, h = *hi, p = *poison;
+    for (; i < n; i++) {
+        const float v = x[i];
+        p += v * 0.0f;
+        l = v < l ? v : l;
+        h = v > h ? v : h;
+    }
+    for (int j = 0; j < kLanes; j++) {
+        p += lpoison[j];
+        l = lmin[j] < l ? lmin[j] : l;
+        h = lmax[j] > h ? lmax[j] : h;
+    }
+    *lo = l;
+    *hi = h;
+    *poison = p;
+}
 constexpr float kEps = std::numeric_limits<float>::epsilon();  // torch.finfo(float32).eps
 }
 
@@ -58,39 +98,8 @@ void Observer::observe(const TensorView &x) {
     for (int o = 0; o < split.outer; o++) {
         for (int c = 0; c < split.channels; c++) {
             const float *row = data + (static_cast<int64_t>(o) * split.channels + c) * split.inner;
-            // QAT observes every activation tensor every step, so this loop is
-            // written for the vectorizer: 16 independent lanes (IEEE order
-            // forbids reassociating one accumulator), select-style min/max,
-            // and finiteness as a sum of x * 0, which is NaN iff some x is NaN
-            // or infinite.
-            constexpr int kLanes = 16;
-            float lmin[kLanes], lmax[kLanes], lpoison[kLanes];
-            for (int j = 0; j < kLanes; j++) {
-                lmin[j] = lo[c];
-                lmax[j] = hi[c];
-                lpoison[j] = 0.0f;
-            }
-            int i = 0;
-            for (; i + kLanes <= split.inner; i += kLanes) {
-                for (int j = 0; j < kLanes; j++) {
-                    const float v = row[i + j];
-                    lpoison[j] += v * 0.0f;
-                    lmin[j] = v < lmin[j] ? v : lmin[j];
-                    lmax[j] = v > lmax[j] ? v : lmax[j];
-                }
-            }
             float l = lo[c], h = hi[c], poison = 0.0f;
-            for (; i < split.inner; i++) {
-                const float v = row[i];
-                poison += v * 0.0f;
-                l = v < l ? v : l;
-                h = v > h ? v : h;
-            }
-            for (int j = 0; j < kLanes; j++) {
-                poison += lpoison[j];
-                l = lmin[j] < l ? lmin[j] : l;
-                h = lmax[j] > h ? lmax[j] : h;
-            }
+            fold_range(row, split.inner, &l, &h, &poison);
             // An infinite range would give an infinite scale (and, averaged, a
             // NaN one forever after): reject the batch instead.
             if (poison != 0.0f) throw InvalidArgument(std::string(op) + ": x contains NaN or Inf");
