@@ -47,7 +47,8 @@ struct Network::Stage {
     TensorView x;          // input
     TensorView w_used;     // weights the forward multiplied with
     TensorView bn_in;      // batch-norm input (the conv's output)
-    TensorView act;        // after BN / bias and ReLU, before fake quant and pooling
+    TensorView act;        // after BN / bias and ReLU, before pooling
+    TensorView pooled;     // after pooling, before the output fake quantizer
     bool folded = false;   // QAT with BN: w_used = fq(w * s) / s (ConvBn2d)
     bool quant_act = false;
     std::vector<float> fold_scale;  // s = gamma / sqrt(running_var + eps)
@@ -256,11 +257,6 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
         if (s.spec.relu) relu(act, act);
         s.act = act;
         TensorView out = act;
-        if (s.quant_act) {
-            Tensor &q = buffer(s, "act_q", DType::f32, act.shape());
-            s.aq->forward(act, q);
-            out = q;
-        }
         for (int k = 0; k < s.spec.pools; k++) {
             Shape in = out.shape();
             Shape ps = {in[0], in[1] / 2, in[2] / 2, in[3]};
@@ -268,6 +264,16 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
             Tensor &am = buffer(s, "argmax" + std::to_string(k), DType::u8, ps);
             max_pool2x2(out, p, am);
             out = p;
+        }
+        // The output quantizer runs after the pools: fake quantization is
+        // monotone, so it commutes with max-pooling (same values, a quarter
+        // of the work per pool; the integer model requantizes before pooling
+        // with the same parameters and gets the same integers).
+        s.pooled = out;
+        if (s.quant_act) {
+            Tensor &q = buffer(s, "act_q", DType::f32, out.shape());
+            s.aq->forward(out, q);
+            out = q;
         }
         x = out;
     }
@@ -290,16 +296,16 @@ float Network::train_step(const float *images, const int32_t *labels, int batch,
     for (int i = static_cast<int>(stages_.size()) - 1; i >= 0; i--) {
         Stage &s = *stages_[i];
         const int64_t O = s.spec.out_c;
+        if (s.quant_act) {
+            Tensor &da = buffer(s, "d_act_q", DType::f32, s.pooled.shape());
+            s.aq->backward(d, da);
+            d = da;
+        }
         for (int k = s.spec.pools - 1; k >= 0; k--) {
             Shape pool_in = k == 0 ? s.act.shape() : s.buffers.at("pool" + std::to_string(k - 1)).shape();
             Tensor &dp = buffer(s, "dpool" + std::to_string(k), DType::f32, pool_in);
             max_pool2x2_backward(d, s.buffers.at("argmax" + std::to_string(k)), dp);
             d = dp;
-        }
-        if (s.quant_act) {
-            Tensor &da = buffer(s, "d_act_q", DType::f32, s.act.shape());
-            s.aq->backward(d, da);
-            d = da;
         }
         if (s.spec.relu) {
             Tensor &dr = buffer(s, "d_relu", DType::f32, s.act.shape());
@@ -426,7 +432,6 @@ void Network::eval_fp32(const float *images, int batch, float *logits, bool cali
             batch_norm_eval(y, s.gamma.value, s.beta.value, s.running_mean, s.running_var, kBatchNormEps, y);
         }
         if (s.spec.relu) relu(y, y);
-        if (calibrate_observers && s.aq) s.aq->observe(y);
         TensorView out = y;
         for (int k = 0; k < s.spec.pools; k++) {
             Shape ps = {batch, out.dim(1) / 2, out.dim(2) / 2, out.dim(3)};
@@ -435,6 +440,7 @@ void Network::eval_fp32(const float *images, int batch, float *logits, bool cali
             max_pool2x2(out, p, am);
             out = p;
         }
+        if (calibrate_observers && s.aq) s.aq->observe(out);  // after the pools, as in training
         x = out;
     }
     std::memcpy(logits, x.data(), size_t(batch) * spec_.num_classes() * sizeof(float));
