@@ -141,6 +141,8 @@ echo
 "$summary_tool" --out "$dir/summary.json" \
     --goal "fake_quant_fwd,per_tensor[16777216],2,0.85" \
     --goal "lsq_bwd,per_tensor[16777216],2,0.7" \
+    --goal "qat_step_w4a4,default_net_b128,2,2.0" \
+    --goal "int8_inference,default_net_b128,2,1.0" \
     "${jsons[@]}" || status=1
 echo "total $((SECONDS - start_all)) s"
 exit $status
