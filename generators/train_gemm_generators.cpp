@@ -12,6 +12,17 @@
 //   im2col_f32       col(ci, kw, kh, ox, oy, n) = x(channel_offset + ci, ix, iy, n), 0 in the padding
 //   col2im_f32       dx(c, ix, iy, n) = sum of dcols(c, kw, kh, p) over the taps
 //                    (kh, kw, p) whose input pixel is (ix, iy, n): a gather
+//   direct_conv_f32  y(o, ox, oy, n) = bias(o) + sum_{kh, kw, c} x(c, ix, iy, n) * w(o, (kh * KW + kw) * C + c)
+//                    (0 in the padding): an implicit GEMM reading x in place,
+//                    w the GEMM's op(B) [K, O] with O padded to whole panels.
+//                    With dy as x and the flipped, transposed weights it is
+//                    also the stride-1 input gradient.
+//   conv_wgrad_f32   part(o, j, kh, g) = sum over the output pixels (ox, oy, n)
+//                    of images [g * I, (g + 1) * I) of
+//                    dy(o, ox, oy, n) * x(f = (ox * stride_w - pad_left) * C + j, iy, n)
+//                    with x read as rows of W * C floats (j = kw * C + c:
+//                    dilation_w = 1) and 0 in the padding: per image group g,
+//                    the weight gradient dw(o, kh, kw, c) transposed.
 // with p the output pixel (n, oy, ox) in row-major order and
 //   ix = ox * stride_w - pad_left + kw * dilation_w   (iy likewise).
 #include "Halide.h"
@@ -161,6 +172,95 @@ private:
     Var c{"c"}, ix{"ix"}, iy{"iy"}, nn{"nn"};
 };
 
+class DirectConvF32 : public Generator<DirectConvF32> {
+public:
+    sx86::DirectConvF32Params tiling;
+    Input<Buffer<float>> x{"x", 4};        // x(c, w, h, n)
+    Input<Buffer<float>> w{"w", 2};        // w(o, k), o padded (zeros) to whole panels
+    Input<Buffer<float>> bias{"bias", 1};  // bias(o), padded likewise
+    Input<int32_t> kernel_w{"kernel_w"}, kernel_h{"kernel_h"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_w{"dilation_w"}, dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Output<Buffer<float>> y{"y", 4};       // y(o, ox, oy, n)
+
+    void generate() {
+        const int panel = sx86::direct_conv_f32_panel_width(get_target(), tiling);
+        x_padded = pad_spatially(x);
+        const Expr channels = x.dim(0).extent();
+        r = RDom(0, channels, 0, kernel_w, 0, kernel_h, "r");  // c, kw, kh
+        const Expr ix = ox * stride_w - pad_left + r.y * dilation_w;
+        const Expr iy = oy * stride_h - pad_top + r.z * dilation_h;
+        const Expr k = (r.z * kernel_w + r.y) * channels + r.x;  // OHWI order
+        acc(oi, oo, ox, oy, n) = bias(panel * oo + oi);
+        acc(oi, oo, ox, oy, n) += x_padded(r.x, ix, iy, n) * w(panel * oo + oi, k);
+        y(o, ox, oy, n) = acc(o % panel, o / panel, ox, oy, n);
+    }
+
+    void schedule() {
+        sx86::schedule_direct_conv_f32(y, acc, x_padded, o, ox, oy, n, oi, oo, r, x.dim(0).extent(), stride_w,
+                                       get_target(), tiling);
+    }
+
+private:
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
+    RDom r;
+    Func acc{"acc"}, x_padded{"x_padded"};
+};
+
+class ConvWgradF32 : public Generator<ConvWgradF32> {
+public:
+    sx86::ConvWgradF32Params tiling;
+    Input<Buffer<float>> x{"x", 3};        // x(f, h, n): rows of W * C floats
+    Input<Buffer<float>> dy{"dy", 4};      // dy(o, ox, oy, n), O a whole number of panels
+    Input<int32_t> channels{"channels"};
+    Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
+    Input<int32_t> dilation_h{"dilation_h"};
+    Input<int32_t> pad_left{"pad_left"}, pad_top{"pad_top"};
+    Input<int32_t> images_per_part{"images_per_part"};
+    Output<Buffer<float>> part{"part", 4};  // part(o, j, kh, g)
+
+    void generate() {
+        const int panel = sx86::conv_wgrad_f32_panel_width(get_target(), tiling);
+        x_padded = BoundaryConditions::constant_exterior(
+            x, 0.0f, {Range(x.dim(0).min(), x.dim(0).extent()), Range(x.dim(1).min(), x.dim(1).extent()), Range()});
+        r = RDom(0, dy.dim(1).extent(), 0, dy.dim(2).extent(), 0, images_per_part, "r");  // ox, oy, image
+        const Expr nn = g * images_per_part + r.z;
+        const Expr f = (r.x * stride_w - pad_left) * channels + j;
+        const Expr iy = r.y * stride_h - pad_top + kh * dilation_h;
+        acc(oi, oo, j, kh, g) = 0.0f;
+        acc(oi, oo, j, kh, g) += dy(panel * oo + oi, r.x, r.y, nn) * x_padded(f, iy, nn);
+        part(o, j, kh, g) = acc(o % panel, o / panel, j, kh, g);
+    }
+
+    void schedule() {
+        sx86::schedule_conv_wgrad_f32(part, acc, x_padded, o, j, kh, g, oi, oo, r, get_target(), tiling);
+    }
+
+private:
+    Var o{"o"}, j{"j"}, kh{"kh"}, g{"g"}, oi{"oi"}, oo{"oo"};
+    RDom r;
+    Func acc{"acc"}, x_padded{"x_padded"};
+};
+
+class ConvF32LayoutProbe : public Generator<ConvF32LayoutProbe> {
+public:
+    sx86::DirectConvF32Params tiling;
+    Output<Buffer<int32_t>> layout{"layout", 1};
+
+    // {float lanes, direct conv tile rows with 1-vector panels, with 2-vector panels}
+    void generate() {
+        const Target t = get_target();
+        layout(i) = select(i == 0, sx86::float_lanes(t), i == 1, sx86::direct_conv_f32_tile_rows(t, 1, tiling),
+                           sx86::direct_conv_f32_tile_rows(t, 2, tiling));
+    }
+
+    void schedule() { layout.bound(i, 0, 3); }
+
+private:
+    Var i{"i"};
+};
+
 }  // namespace
 
 HALIDE_REGISTER_GENERATOR(SgemmF32, sgemm_f32)
@@ -168,3 +268,6 @@ HALIDE_REGISTER_GENERATOR(SgemmLayoutProbe, sgemm_layout_probe)
 HALIDE_REGISTER_GENERATOR(PackF32, pack_f32)
 HALIDE_REGISTER_GENERATOR(Im2colF32, im2col_f32)
 HALIDE_REGISTER_GENERATOR(Col2imF32, col2im_f32)
+HALIDE_REGISTER_GENERATOR(DirectConvF32, direct_conv_f32)
+HALIDE_REGISTER_GENERATOR(ConvWgradF32, conv_wgrad_f32)
+HALIDE_REGISTER_GENERATOR(ConvF32LayoutProbe, conv_f32_layout_probe)

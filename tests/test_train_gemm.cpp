@@ -3,7 +3,8 @@
 // (variant_check.cpp): every transpose combination, odd sizes, strided row
 // views, bias, K long enough to be cut into chunks; conv forward and both
 // gradients for 1x1, 3x3 (stride 1 and 2), 5x5 pad 2, dilation, groups,
-// depthwise, batches, odd sizes; finite-difference checks of the gradients;
+// depthwise, batches, odd sizes, and the implicit-GEMM paths (direct conv,
+// stride-1 input gradient with flipped weights, per-group weight gradient); finite-difference checks of the gradients;
 // and every error path (qforge::Error subclass, output untouched).
 //
 // Results are not bit-exact (float summation order): each element must be
@@ -276,6 +277,46 @@ TEST(Conv2dF32, FiveByFivePad2) {
     check_conv(conv(2, 28, 28, 1, 16, 5, 5, 1, 2), 20);       // the default network's conv1 (batch 2)
     check_conv(conv(2, 14, 14, 16, 32, 5, 5, 1, 2), 21);      // conv2
     check_conv(conv(1, 11, 13, 7, 9, 5, 5, 2, 2), 22);
+}
+
+// Ungrouped convs with output rows wide enough for the direct conv's row
+// tiles (at most half of a row's tiles wasted: widths 11-14 and >= 19 on
+// AVX-512, >= 11 on every variant) run the implicit-GEMM kernels: the
+// forward direct conv, the stride-1 input gradient as a direct conv of dy with
+// the flipped weights, and the weight gradient per image group (dilation_w = 1,
+// C_out a whole number of vectors). Narrower rows take the im2col paths above.
+TEST(Conv2dF32, ImplicitGemmNetworkConvs) {
+    check_conv(conv(3, 28, 28, 1, 16, 5, 5, 1, 2), 70);       // conv1, odd batch (3 image groups)
+    check_conv(conv(5, 14, 14, 16, 32, 5, 5, 1, 2), 71);      // conv2, batch 5
+    check_conv(conv(1, 14, 14, 16, 64, 5, 5, 1, 2), 72);      // two output-channel panels
+    check_conv(conv(2, 12, 15, 8, 40, 3, 3, 1, 1), 73);       // O not a whole number of panels
+}
+
+TEST(Conv2dF32, ImplicitGemmStrideOneInputGradient) {
+    int seed = 80;
+    for (int64_t c : {1, 3}) {
+        for (int pad = 0; pad <= 2; pad++) {
+            check_conv(conv(2, 13, 12, c, 16, 3, 3, 1, pad), seed++);
+            check_conv(conv(1, 12, 24, c, 5, 5, 5, 1, pad), seed++);
+            check_conv(conv(2, 11, 11, c, 8, 3, 5, 1, pad), seed++);  // one partial row tile
+        }
+    }
+    check_conv(conv(2, 12, 12, 16, 32, 5, 5, 1, 2), seed++);   // C = 16 (one vector of dx channels on AVX-512)
+    check_conv(conv(1, 14, 24, 4, 16, 3, 3, 1, 2, 2), seed++);  // dilation 2
+    Conv2dGeometry g;                                           // asymmetric padding and dilation
+    g.stride_h = g.stride_w = 1, g.pad_top = 2, g.pad_bottom = 0, g.pad_left = 0, g.pad_right = 1;
+    g.dilation_h = 2, g.dilation_w = 1;
+    check_conv({2, 10, 23, 3, 16, 3, 4, g}, seed++);
+    g.dilation_h = 1, g.dilation_w = 2;                         // dilation_w: im2col weight gradient
+    check_conv({1, 9, 24, 2, 16, 2, 3, g}, seed++);
+}
+
+TEST(Conv2dF32, ImplicitGemmStrided) {
+    check_conv(conv(2, 30, 31, 1, 16, 5, 5, 2, 2), 100);       // direct forward, col2im input gradient
+    check_conv(conv(1, 29, 28, 6, 32, 3, 3, 2, 1), 101);
+    Conv2dGeometry g;
+    g.stride_h = 1, g.stride_w = 2, g.pad_top = g.pad_bottom = 1, g.pad_left = g.pad_right = 2;
+    check_conv({2, 7, 33, 3, 16, 3, 5, g}, 102);
 }
 
 TEST(Conv2dF32, Groups) {

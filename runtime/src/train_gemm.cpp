@@ -11,12 +11,17 @@
 // B stored row-major is read in place for its whole panels; only its last
 // partial panel (or all of a transposed B) is copied into a padded workspace.
 //
-// Convolution: im2col (per group's channel slice) + sgemm for the forward pass
+// Convolution: ungrouped convs run implicit GEMMs that read the input in
+// place (no column matrix): the direct conv for the forward pass and, with
+// the weights flipped and transposed, for the stride-1 input gradient; the
+// weight-gradient kernel (per image group partial sums) when dilation_w = 1.
+// Otherwise im2col (per group's channel slice) + sgemm for the forward pass
 // and the weight gradient, sgemm + a col2im gather for the input gradient; a
 // 1x1, stride-1, unpadded conv uses x / dx directly as the GEMM operand.
 #include "qforge/train_gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -24,6 +29,12 @@
 
 #include "kernel_call.h"
 #include "qf_col2im_f32.h"
+#include "qf_conv_f32_layout_probe.h"
+#include "qf_conv_wgrad_f32_p1.h"
+#include "qf_conv_wgrad_f32_p1s.h"
+#include "qf_conv_wgrad_f32_p2.h"
+#include "qf_direct_conv_f32_p1.h"
+#include "qf_direct_conv_f32_p2.h"
 #include "qf_im2col_f32.h"
 #include "qf_pack_f32.h"
 #include "qf_pack_f32_t.h"
@@ -406,6 +417,72 @@ ConvDims chunk_of(const ConvDims &d, int64_t nb) {
     return c;
 }
 
+
+// The dispatched variant's float lanes and direct-conv tile rows per panel width.
+struct ConvLayout {
+    int lanes = 0, tile_rows_p1 = 0, tile_rows_p2 = 0;
+};
+
+const ConvLayout &conv_layout() {
+    static const ConvLayout layout = [] {
+        detail::ensure_kernel_runtime();
+        int32_t v[3] = {0, 0, 0};
+        Halide::Runtime::Buffer<int32_t> out(v, 3);
+        detail::check_kernel(qf_conv_f32_layout_probe(out), "conv2d_f32", "qf_conv_f32_layout_probe");
+        return ConvLayout{v[0], v[1], v[2]};
+    }();
+    return layout;
+}
+
+// QFORGE_CONV_F32_PATH=im2col forces the column-matrix paths (benchmarks and
+// tests compare the two); anything else (or unset) lets the heuristics pick.
+bool implicit_gemm_allowed() {
+    static const bool allowed = [] {
+        const char *e = std::getenv("QFORGE_CONV_F32_PATH");
+        return !(e && std::string(e) == "im2col");
+    }();
+    return allowed;
+}
+
+// Output-channel panel of the direct conv for `outputs` channels: one vector
+// when they fit in one, else two.
+int direct_panel_vectors(int64_t outputs) { return outputs <= conv_layout().lanes ? 1 : 2; }
+
+// Whether the direct conv's row tiles cover an output row of width `ow` with
+// at most half of their pixels wasted (a tile is tile_rows pixels: 14 on
+// AVX-512). Narrower rows take the im2col paths.
+bool direct_tiles_fit(int64_t ow, int pv) {
+    const ConvLayout &l = conv_layout();
+    const int64_t tm = pv == 1 ? l.tile_rows_p1 : l.tile_rows_p2;
+    return round_up(ow, tm) <= 2 * ow;
+}
+
+// y(o, ox, oy, n) = sum x(c, ix, iy, n) * wk[k][o] (+ bias): the direct conv.
+// wk is op(B) [K = KH * KW * C, O] with its rows padded to whole panels.
+void run_direct_conv(const char *op, const float *x, int64_t n, int64_t h, int64_t w, int64_t c, const float *wk,
+                     int64_t o, int64_t o_padded, int64_t kh, int64_t kw, const float *bias_padded, int stride_w,
+                     int stride_h, int dilation_w, int dilation_h, int pad_left, int pad_top, float *y, int64_t oh,
+                     int64_t ow, int pv) {
+    const int64_t k = kh * kw * c;
+    if (k * o_padded > INT32_MAX || n * h * w * c > INT32_MAX || n * oh * ow * o > INT32_MAX) {
+        throw ShapeError(std::string(op) + ": tensors exceed 2^31-1 elements");
+    }
+    halide_dimension_t xd[4] = {{0, static_cast<int32_t>(c), 1, 0},
+                                {0, static_cast<int32_t>(w), static_cast<int32_t>(c), 0},
+                                {0, static_cast<int32_t>(h), static_cast<int32_t>(w * c), 0},
+                                {0, static_cast<int32_t>(n), static_cast<int32_t>(h * w * c), 0}};
+    halide_dimension_t yd[4] = {{0, static_cast<int32_t>(o), 1, 0},
+                                {0, static_cast<int32_t>(ow), static_cast<int32_t>(o), 0},
+                                {0, static_cast<int32_t>(oh), static_cast<int32_t>(ow * o), 0},
+                                {0, static_cast<int32_t>(n), static_cast<int32_t>(oh * ow * o), 0}};
+    HBuf xb(const_cast<float *>(x), 4, xd), yb(y, 4, yd);
+    HBuf wb = buffer2(const_cast<float *>(wk), o_padded, 1, k, o_padded);
+    HBuf bb(const_cast<float *>(bias_padded), static_cast<int>(o_padded));
+    auto fn = pv == 1 ? qf_direct_conv_f32_p1 : qf_direct_conv_f32_p2;
+    detail::check_kernel(fn(xb, wb, bb, static_cast<int32_t>(kw), static_cast<int32_t>(kh), stride_w, stride_h,
+                            dilation_w, dilation_h, pad_left, pad_top, yb),
+                         op, pv == 1 ? "qf_direct_conv_f32_p1" : "qf_direct_conv_f32_p2");
+}
 }  // namespace
 
 void sgemm(const TensorView &a, Transpose ta, const TensorView &b, Transpose tb, const TensorView &c,
@@ -466,6 +543,21 @@ void conv2d_f32(const TensorView &x, const TensorView &w, const float *bias, con
         }
         return;
     }
+    if (d.groups == 1 && implicit_gemm_allowed()) {
+        const int pv = direct_panel_vectors(d.o);
+        if (direct_tiles_fit(d.ow, pv)) {
+            // op(B) = w^T [K, O], O padded to whole panels of the direct conv.
+            const int64_t o_padded = round_up(d.o, int64_t(conv_layout().lanes) * pv);
+            std::vector<float> wk(static_cast<size_t>(kc * o_padded), 0.0f), bp(static_cast<size_t>(o_padded), 0.0f);
+            for (int64_t o = 0; o < d.o; o++) {
+                for (int64_t k = 0; k < kc; k++) wk[k * o_padded + o] = wd[o * kc + k];
+            }
+            if (bias) std::copy(bias, bias + d.o, bp.begin());
+            run_direct_conv(op, xd, d.n, d.h, d.w, d.c, wk.data(), d.o, o_padded, d.kh, d.kw, bp.data(), g.stride_w,
+                            g.stride_h, g.dilation_w, g.dilation_h, g.pad_left, g.pad_top, yd, d.oh, d.ow, pv);
+            return;
+        }
+    }
     // Per group, op(B) = w_g^T [Kc, Og] transposed once into whole zero-padded
     // panels, then image chunks: im2col into cache, GEMM into y.
     const int64_t panel = sgemm_layout().panel, og_padded = round_up(d.og, panel);
@@ -515,6 +607,31 @@ void conv2d_f32_backward_input(const TensorView &dy, const TensorView &w, const 
         }
         return;
     }
+    if (d.groups == 1 && g.stride_h == 1 && g.stride_w == 1 && implicit_gemm_allowed()) {
+        // Stride 1: dx is the forward conv of dy with the flipped, transposed
+        // weights w'[c, kh', kw', o] = w[o, KH-1-kh', KW-1-kw', c] and padding
+        // (K-1) * dilation - pad (dy read as 0 outside its extent).
+        const int pv = direct_panel_vectors(d.c);
+        if (direct_tiles_fit(d.w, pv)) {
+            const int64_t c_padded = round_up(d.c, int64_t(conv_layout().lanes) * pv);
+            const int64_t kt = d.kh * d.kw * d.o;  // the transposed conv's K
+            std::vector<float> wk(static_cast<size_t>(kt * c_padded), 0.0f), bp(static_cast<size_t>(c_padded), 0.0f);
+            for (int64_t o = 0; o < d.o; o++) {
+                for (int64_t kh = 0; kh < d.kh; kh++) {
+                    for (int64_t kw = 0; kw < d.kw; kw++) {
+                        const float *src = wd + ((o * d.kh + kh) * d.kw + kw) * d.c;
+                        const int64_t k = ((d.kh - 1 - kh) * d.kw + (d.kw - 1 - kw)) * d.o + o;
+                        std::copy(src, src + d.c, wk.begin() + k * c_padded);
+                    }
+                }
+            }
+            const int pad_left = static_cast<int>((d.kw - 1) * g.dilation_w - g.pad_left);
+            const int pad_top = static_cast<int>((d.kh - 1) * g.dilation_h - g.pad_top);
+            run_direct_conv(op, dyd, d.n, d.oh, d.ow, d.o, wk.data(), d.c, c_padded, d.kh, d.kw, bp.data(), 1, 1,
+                            g.dilation_w, g.dilation_h, pad_left, pad_top, dxd, d.h, d.w, pv);
+            return;
+        }
+    }
     // Image chunks: dcols = dy_g w_g into cache, then the col2im gather into dx.
     const int64_t nb = images_per_chunk(d, kc);
     for (int64_t n0 = 0; n0 < d.n; n0 += nb) {
@@ -556,6 +673,60 @@ void conv2d_f32_backward_weight(const TensorView &x, const TensorView &dy, const
             // dw_g [Og, Kc] = dy_g^T [Og, P] x x_g [P, Kc].
             run_sgemm(op, channel_slice(dyd, d, d.og, d.o, gi), Transpose::yes, channel_slice(xd, d, d.cg, d.c, gi),
                       Transpose::no, Mat{dwd + gi * d.og * kc, d.og, kc, kc}, nullptr);
+        }
+        return;
+    }
+    const int64_t lanes = conv_layout().lanes;
+    if (d.groups == 1 && g.dilation_w == 1 && implicit_gemm_allowed() &&
+        d.o % lanes == 0 && (d.o <= lanes || d.o % (2 * lanes) == 0)) {
+        // Implicit GEMM per image group: part_g(o, (kw, c), kh) = sum over the
+        // group's output pixels of dy(p, o) * x(tap of p), groups in parallel,
+        // then dw = the sum of the parts, transposed.
+        const int pv = d.o <= lanes ? 1 : 2;
+        const int64_t jw = d.kw * d.c;
+        // Groups: a divisor of N, enough of them for the threads, few enough
+        // that each group's pixels amortise its tile loads.
+        int64_t parts = 1;
+        for (int64_t cand = std::min<int64_t>(d.n, 16); cand >= 1; cand--) {
+            if (d.n % cand == 0) {
+                parts = cand;
+                break;
+            }
+        }
+        const int64_t ipg = d.n / parts;
+        const int64_t per_part = d.o * jw * d.kh;
+        if (per_part * parts > INT32_MAX || d.n * d.h * d.w * d.c > INT32_MAX || d.pixels() * d.o > INT32_MAX) {
+            throw ShapeError(std::string(op) + ": tensors exceed 2^31-1 elements");
+        }
+        float *partial = scratch(kCols, per_part * parts);
+        halide_dimension_t xdim[3] = {{0, static_cast<int32_t>(d.w * d.c), 1, 0},
+                                      {0, static_cast<int32_t>(d.h), static_cast<int32_t>(d.w * d.c), 0},
+                                      {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.h * d.w * d.c), 0}};
+        halide_dimension_t ydim[4] = {{0, static_cast<int32_t>(d.o), 1, 0},
+                                      {0, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.o), 0},
+                                      {0, static_cast<int32_t>(d.oh), static_cast<int32_t>(d.ow * d.o), 0},
+                                      {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.oh * d.ow * d.o), 0}};
+        halide_dimension_t pdim[4] = {{0, static_cast<int32_t>(d.o), 1, 0},
+                                      {0, static_cast<int32_t>(jw), static_cast<int32_t>(d.o), 0},
+                                      {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(jw * d.o), 0},
+                                      {0, static_cast<int32_t>(parts), static_cast<int32_t>(per_part), 0}};
+        HBuf xb(xd, 3, xdim), yb(dyd, 4, ydim), pb(partial, 4, pdim);
+        const bool short_rows = pv == 1 && jw <= 5;
+        auto fn = short_rows ? qf_conv_wgrad_f32_p1s : pv == 1 ? qf_conv_wgrad_f32_p1 : qf_conv_wgrad_f32_p2;
+        detail::check_kernel(fn(xb, yb, static_cast<int32_t>(d.c), g.stride_w, g.stride_h, g.dilation_h, g.pad_left,
+                                g.pad_top, static_cast<int32_t>(ipg), pb),
+                             op, "qf_conv_wgrad_f32");
+        // dw[o][kh][j] = sum_g part[g][kh][j][o].
+        for (int64_t o = 0; o < d.o; o++) {
+            for (int64_t kh = 0; kh < d.kh; kh++) {
+                float *dst = dwd + (o * d.kh + kh) * jw;
+                for (int64_t j = 0; j < jw; j++) {
+                    const float *src = partial + (kh * jw + j) * d.o + o;
+                    float sum = 0.0f;
+                    for (int64_t gi = 0; gi < parts; gi++) sum += src[gi * per_part];
+                    dst[j] = sum;
+                }
+            }
         }
         return;
     }

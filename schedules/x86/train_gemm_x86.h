@@ -9,7 +9,10 @@
 // 12 x 32 tile holds 24 zmm accumulators + 2 B vectors + 1 broadcast.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <utility>
 
 #include "Halide.h"
 #include "schedules/x86/quant_x86.h"
@@ -163,6 +166,167 @@ inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var 
         .split(row, rt, ri, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
         .parallel(rt)
         .vectorize(c, vec, TailStrategy::GuardWithIf);
+}
+
+// ---- implicit-GEMM convolutions (no column matrix) ---------------------------
+
+struct DirectConvF32Params {
+    GeneratorParam<int> panel_vectors{"panel_vectors", 2};  // float vectors of output channels per tile
+    GeneratorParam<int> tile_rows{"tile_rows", 0};          // output pixels (along ox) per tile; 0: target default
+    // Input channel counts compiled as special cases with stride_w = 1: the
+    // tile's x rows are then constant offsets from one address (otherwise
+    // each of the tile's rows keeps its own address, reloaded from the stack).
+    GeneratorParam<std::string> channel_specializations{"channel_specializations", "1,3,16,32,64"};
+};
+
+inline int direct_conv_f32_panel_width(const Target &t, const DirectConvF32Params &p) {
+    return float_lanes(t) * std::max(1, (int)p.panel_vectors);
+}
+
+// Pixels per register tile: 14 on AVX-512 (a 28- or 14-wide row in whole
+// tiles; 14 x 2 zmm accumulators + 2 weight vectors, the x broadcasts are
+// memory operands of vfmadd231ps); 16 ymm on AVX2 (no embedded broadcast:
+// one register for it); SSE / baseline need a product register per FMA.
+inline int direct_conv_f32_tile_rows(const Target &t, int panel_vectors, const DirectConvF32Params &p) {
+    if (p.tile_rows > 0) return p.tile_rows;
+    if (float_lanes(t) == 16) return 14;
+    if (t.has_feature(Target::FMA)) return panel_vectors == 1 ? 12 : 6;
+    return panel_vectors == 1 ? 6 : 3;
+}
+
+// Direct conv: register tile of tile_rows output pixels along ox x one panel
+// of output channels; reduction over (c, kw, kh) reading the padded input in
+// place. Images are the parallel tasks; each image's zero-padded copy is made
+// inside its task (it stays in L1/L2 while its rows are computed).
+inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var &o, const Var &ox, const Var &oy,
+                                     const Var &n, const Var &oi_acc, const Var &oo_acc, const RDom &r,
+                                     const Expr &channels, const Expr &stride_w, const Target &t,
+                                     const DirectConvF32Params &p) {
+    const int vec = float_lanes(t), pv = std::max(1, (int)p.panel_vectors), tn = vec * pv;
+    const int tm = direct_conv_f32_tile_rows(t, pv, p);
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // see schedule_sgemm
+    y.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
+    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
+        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
+        .reorder(oi, xi, xo, oo, oy, n)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
+        .unroll(xi)
+        .parallel(n);
+    // (After the loop structure: a specialization copies the schedule so far.)
+    {
+        const std::string list = p.channel_specializations;
+        for (size_t pos = 0; pos < list.size();) {
+            size_t end = list.find(',', pos);
+            if (end == std::string::npos) end = list.size();
+            const int v = std::atoi(list.substr(pos, end - pos).c_str());
+            if (v > 0) y.specialize(channels == v && stride_w == 1);
+            pos = end + 1;
+        }
+    }
+    {
+        const auto a = x_padded.args();  // c, w, h, n
+        x_padded.compute_at(y, n);
+        x_padded.specialize(channels >= vec).vectorize(a[0], vec, TailStrategy::GuardWithIf);
+        x_padded.reorder(a[1], a[0], a[2], a[3]).vectorize(a[1], vec, TailStrategy::GuardWithIf);
+    }
+    acc.compute_at(y, xo)
+        .bound_extent(oi_acc, tn)
+        .bound_extent(oo_acc, 1)
+        .bound_extent(ox, tm)
+        .bound_extent(oy, 1)
+        .bound_extent(n, 1)
+        .vectorize(oi_acc, vec)
+        .unroll(oi_acc)
+        .unroll(ox);
+    Var nu("nu"), nv("nv");
+    acc.update()
+        .split(oi_acc, nu, nv, vec)
+        .reorder(nv, nu, ox, r.x, r.y, r.z)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(ox);
+}
+
+struct ConvWgradF32Params {
+    GeneratorParam<int> panel_vectors{"panel_vectors", 2};  // float vectors of output channels per tile
+    GeneratorParam<bool> short_rows{"short_rows", false};   // tiles for kernel rows of <= 5 floats (C = 1)
+    GeneratorParam<int> tile_j{"tile_j", 0};                // row floats (kw, c) per tile; 0: default
+    GeneratorParam<int> tile_kh{"tile_kh", 0};              // kernel rows per tile; 0: default
+};
+
+inline int conv_wgrad_f32_panel_width(const Target &t, const ConvWgradF32Params &p) {
+    return float_lanes(t) * std::max(1, (int)p.panel_vectors);
+}
+
+// {row floats, kernel rows} per register tile: about 24 accumulators on
+// AVX-512, 12 on AVX2, 6 on SSE; short rows (a 1-channel 5-wide kernel row)
+// take whole rows and several kernel rows instead.
+inline std::pair<int, int> conv_wgrad_f32_tile(const Target &t, const ConvWgradF32Params &p) {
+    const int pv = std::max(1, (int)p.panel_vectors);
+    const int accs = float_lanes(t) == 16 ? 25 : t.has_feature(Target::FMA) ? 12 : 6;
+    int tj, tk;
+    if (p.short_rows) {
+        tj = 5;
+        tk = std::max(1, accs / (5 * pv));
+    } else {
+        tj = std::max(1, std::min(12, accs / pv));
+        tk = 1;
+        if (float_lanes(t) == 16 && pv == 1) tk = 2;
+    }
+    if (p.tile_j > 0) tj = p.tile_j;
+    if (p.tile_kh > 0) tk = p.tile_kh;
+    return {tj, tk};
+}
+
+// Weight gradient: register tile of one panel of output channels x tile_j
+// row floats x tile_kh kernel rows, reduction over the output pixels of one
+// image group (dy vectors along o, x broadcasts at constant offsets). Image
+// groups are the parallel tasks; each group's partial sums are added up by
+// the runtime.
+inline void schedule_conv_wgrad_f32(Func part, Func acc, Func x_padded, const Var &o, const Var &j, const Var &kh,
+                                    const Var &g, const Var &oi_acc, const Var &oo_acc, const RDom &r,
+                                    const Target &t, const ConvWgradF32Params &p) {
+    const int vec = float_lanes(t), tn = conv_wgrad_f32_panel_width(t, p);
+    const auto tile = conv_wgrad_f32_tile(t, p);
+    const int tj = tile.first, tk = tile.second;
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
+    part.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), jo("jo"), ji("ji"), ko("ko"), ki("ki"), oio("oio"), oiv("oiv");
+    part.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
+        .split(j, jo, ji, tj, TailStrategy::GuardWithIf)
+        .split(kh, ko, ki, tk, TailStrategy::GuardWithIf)
+        .reorder(oi, ji, ki, jo, ko, oo, g)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
+        .unroll(ji)
+        .unroll(ki)
+        .parallel(g);
+    {
+        const auto a = x_padded.args();  // f, h, n
+        x_padded.compute_at(part, g).vectorize(a[0], vec, TailStrategy::GuardWithIf);
+    }
+    acc.compute_at(part, jo)
+        .bound_extent(oi_acc, tn)
+        .bound_extent(oo_acc, 1)
+        .bound_extent(j, tj)
+        .bound_extent(kh, tk)
+        .bound_extent(g, 1)
+        .vectorize(oi_acc, vec)
+        .unroll(oi_acc)
+        .unroll(j)
+        .unroll(kh);
+    Var nu("nu"), nv("nv");
+    acc.update()
+        .split(oi_acc, nu, nv, vec)
+        .reorder(nv, nu, j, kh, r.x, r.y, r.z)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(j)
+        .unroll(kh);
 }
 
 }  // namespace qforge::schedules::x86
