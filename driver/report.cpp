@@ -163,10 +163,16 @@ std::string training_plot_svg(const std::vector<PhaseResult> &results) {
     const int W = 1000, H = 420, margin = 60, panel_w = (W - 3 * margin) / 2, panel_h = H - 2 * margin - 40;
     static const char *colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+    // QAT continues from the FP32 model: its epochs are drawn after FP32's.
+    int fp32_epochs = 0;
+    for (const PhaseResult &r : results) {
+        if (r.key == "fp32") fp32_epochs = static_cast<int>(r.history.size());
+    }
+    auto offset = [&](const PhaseResult &r) { return r.key == "fp32" ? 0 : fp32_epochs; };
     int max_epochs = 1;
     double max_loss = 0, min_acc = 1, max_acc = 0;
     for (const PhaseResult &r : results) {
-        max_epochs = std::max<int>(max_epochs, static_cast<int>(r.history.size()));
+        max_epochs = std::max<int>(max_epochs, offset(r) + static_cast<int>(r.history.size()));
         for (const EpochRecord &e : r.history) {
             max_loss = std::max(max_loss, e.train_loss);
             min_acc = std::min(min_acc, e.test_accuracy);
@@ -194,13 +200,14 @@ std::string training_plot_svg(const std::vector<PhaseResult> &results) {
             s << "<line x1=\"" << x0 << "\" x2=\"" << x0 + panel_w << "\" y1=\"" << y << "\" y2=\"" << y
               << "\" stroke=\"#ddd\"/>\n";
         }
-        for (int e = 1; e <= max_epochs; e++) {
+        const int label_step = std::max(1, max_epochs / 12);
+        for (int e = 1; e <= max_epochs; e += label_step) {
             int x = x0 + (max_epochs == 1 ? panel_w / 2 : panel_w * (e - 1) / (max_epochs - 1));
             s << "<text x=\"" << x << "\" y=\"" << y0 + panel_h + 15 << "\" text-anchor=\"middle\">" << e
               << "</text>\n";
         }
         s << "<text x=\"" << x0 + panel_w / 2 << "\" y=\"" << y0 + panel_h + 32
-          << "\" text-anchor=\"middle\">epoch</text>\n";
+          << "\" text-anchor=\"middle\">epoch (QAT continues after the FP32 epochs)</text>\n";
         s << "<text x=\"" << x0 - 48 << "\" y=\"" << y0 + panel_h / 2 << "\" transform=\"rotate(-90 " << x0 - 48
           << " " << y0 + panel_h / 2 << ")\" text-anchor=\"middle\">" << ylabel << "</text>\n";
         int ci = 0;
@@ -210,7 +217,7 @@ std::string training_plot_svg(const std::vector<PhaseResult> &results) {
             s << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
             for (const EpochRecord &e : r.history) {
                 double v = loss ? e.train_loss : e.test_accuracy;
-                double fx = max_epochs == 1 ? 0.5 : double(e.epoch - 1) / (max_epochs - 1);
+                double fx = max_epochs == 1 ? 0.5 : double(offset(r) + e.epoch - 1) / (max_epochs - 1);
                 double fy = std::clamp((v - y_lo) / (y_hi - y_lo), 0.0, 1.0);
                 s << fmt("%.1f", x0 + fx * panel_w) << "," << fmt("%.1f", y0 + panel_h - fy * panel_h) << " ";
             }
