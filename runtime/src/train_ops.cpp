@@ -76,12 +76,6 @@ void require_channel_vector(const char *op, const char *name, const TensorView &
     }
 }
 
-void require_finite(const char *op, const char *name, float v) {
-    if (!std::isfinite(v)) {
-        throw InvalidArgument(std::string(op) + ": " + name + " must be finite, got " + str(double(v)));
-    }
-}
-
 void require_finite_nonnegative(const char *op, const char *name, float v) {
     if (!std::isfinite(v) || v < 0.0f) {
         throw InvalidArgument(std::string(op) + ": " + name + " must be finite and >= 0, got " + str(double(v)));
