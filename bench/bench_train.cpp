@@ -18,8 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "int_model.h"
-#include "model_spec.h"
+#include "convert.h"
 #include "network.h"
 #include "params.h"
 #include "qforge/dispatch.h"
@@ -115,7 +114,7 @@ void BM_TrainStep(benchmark::State &state, bool qat) {
 void BM_IntegerInference(benchmark::State &state) {
     set_num_threads(kThreads);
     auto net = make_network(true);
-    IntegerModel im = IntegerModel::convert(*net);
+    IntegerModel im = to_integer_model(*net);
     const int batch = static_cast<int>(state.range(0));
     std::vector<float> logits(size_t(batch) * 10);
     for (auto _ : state) im.run(data().images.data(), batch, logits.data());

@@ -1,11 +1,6 @@
-// Datasets for qforge-train: IDX files (the MNIST / Fashion-MNIST format,
-// gzip-compressed or raw), normalization, and seeded shuffling.
-//
-// The IDX reader validates the magic (0x00 0x00 type ndims), the element type
-// (only unsigned byte, 0x08), the dimensions (each >= 1, product bounded) and
-// that the payload is exactly as long as the dimensions say; truncated,
-// corrupt or oversized files throw qforge::FileError naming the file and the
-// problem.
+// Datasets for qforge-train: IDX files (read by the runtime's validated
+// reader, qforge/idx.h: gzip-compressed or raw), normalization, and seeded
+// shuffling.
 #pragma once
 
 #include <cstdint>
@@ -13,15 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "qforge/idx.h"
+
 namespace qforge::train {
 
-struct IdxArray {
-    std::vector<int64_t> dims;
-    std::vector<uint8_t> data;  // product(dims) bytes, row-major
-};
-
-// Reads `path`, transparently gunzipping when it starts with the gzip magic.
-IdxArray read_idx(const std::string &path);
+using qforge::IdxArray;
+using qforge::read_idx;
 
 // One split of an image-classification dataset, images as NHWC f32 [count, rows, cols, 1].
 struct Dataset {

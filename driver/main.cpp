@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
-#include "int_model.h"
-#include "model_spec.h"
+#include "convert.h"
 #include "network.h"
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
@@ -212,7 +211,7 @@ void Recipe::calibrate(Network &net) {
 }
 
 void Recipe::integer_results(const std::string &key, Network &net, PhaseResult &r) {
-    IntegerModel im = IntegerModel::convert(net);
+    IntegerModel im = to_integer_model(net);
     std::string path = models_dir() + "/" + key + ".qfm";
     im.save(path);
     IntegerModel loaded = IntegerModel::load(path);  // what an app would run

@@ -1,5 +1,5 @@
 // The trainable network of qforge-train: a sequence of stages
-// (conv/linear [+ BN] [+ ReLU] [+ 2x2 max pools], model_spec.h), NHWC, f32,
+// (conv/linear [+ BN] [+ ReLU] [+ 2x2 max pools], qforge/model_spec.h), NHWC, f32,
 // with QAT's fake quantizers once quantize() has inserted them.
 //
 // Three forwards:
@@ -20,11 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "model_spec.h"
 #include "params.h"
 #include "quantizer.h"
 #include "qforge/gemm.h"
+#include "qforge/int_model.h"
 #include "qforge/model_file.h"
+#include "qforge/model_spec.h"
 #include "qforge/quant_params.h"
 #include "qforge/tensor.h"
 
@@ -36,18 +37,9 @@ struct StageQuantConfig {
     QuantMethod weight_method = QuantMethod::minmax, act_method = QuantMethod::minmax;
 };
 
-// A stage in integer form: what conversion stores and both integer forwards run.
-struct FoldedStage {
-    Tensor weights;                  // s8, [O, KH, KW, C/groups] or [O, F], in [-2^(b-1), 2^(b-1) - 1]
-    int weight_bits = 8;
-    std::vector<float> weight_scales;  // per output channel
-    std::vector<int32_t> bias;        // nearbyint(b_folded / (s_x * s_w))
-    QuantParams input;                // the activations it consumes
-    bool last = false;
-    Requantization requant;           // not last: M = s_x * s_w / s_y, clamp fusing ReLU
-    QuantParams output;               // not last
-    std::vector<float> out_scale;     // last: logits = float(acc) * s_x * s_w
-};
+// A stage in integer form: what conversion stores and both integer forwards
+// run (the runtime's plain description, qforge/int_model.h).
+using FoldedStage = IntegerStage;
 
 constexpr float kBatchNormEps = 1e-5f;
 constexpr float kBatchNormMomentum = 0.1f;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "model_spec.h"
+#include "qforge/model_spec.h"
 #include "network.h"
 
 namespace qforge::train {

@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
-#include "int_model.h"
-#include "model_spec.h"
+#include "convert.h"
 #include "network.h"
 #include "params.h"
 #include "qforge/error.h"
@@ -302,7 +301,7 @@ TEST_P(Agreement, QatEvalAndIntegerModelAgreeBitForBit) {
 
     TempDir dir;
     const std::string path = dir.path + "/int.qfm";
-    IntegerModel::convert(net).save(path);
+    to_integer_model(net).save(path);
     IntegerModel im = IntegerModel::load(path);
 
     std::vector<float> a(300 * 5), b(300 * 5);
@@ -339,6 +338,53 @@ INSTANTIATE_TEST_SUITE_P(
         return std::to_string(info.param.bits) + "bit_" + quant_method_name(info.param.weights) + "_" +
                quant_method_name(info.param.acts);
     });
+
+TEST(IntModel, ConstructorValidatesStagesAgainstTheDescription) {
+    ModelSpec spec = parse_model_spec(kSmallNet, "small");
+    Network net(spec, 3);
+    net.quantize(uniform_config(spec.stages.size(), 4, QuantMethod::minmax, QuantMethod::minmax));
+    std::vector<float> logits(8 * 5);
+    Dataset d = synthetic(8, 12, 5, 1);
+    net.eval_fp32(d.images.data(), 8, logits.data(), true);
+    auto folded = [&] {  // fresh stages (Tensor is move-only)
+        std::vector<IntegerStage> v;
+        for (size_t i = 0; i < spec.stages.size(); i++) v.push_back(net.fold(static_cast<int>(i)));
+        return v;
+    };
+    EXPECT_NO_THROW(IntegerModel(spec, folded()));
+    auto expect_invalid = [&](std::vector<IntegerStage> stages, const char *needle) {
+        try {
+            IntegerModel m(spec, std::move(stages));
+            ADD_FAILURE() << "no exception (" << needle << ")";
+        } catch (const InvalidArgument &e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+    };
+    auto bad = folded();
+    bad.pop_back();
+    expect_invalid(std::move(bad), "stages for a description with");
+    bad = folded();
+    bad[0].weights.data_as<int8_t>()[0] = 8;  // does not fit 4 bits
+    expect_invalid(std::move(bad), "does not fit 4 bits");
+    bad = folded();
+    bad[1].weights = Tensor(DType::s8, {1, 2});
+    expect_invalid(std::move(bad), "weights are");
+    bad = folded();
+    bad[2].bias.pop_back();
+    expect_invalid(std::move(bad), "bias has");
+    bad = folded();
+    bad[0].last = true;
+    expect_invalid(std::move(bad), "only the last stage");
+    bad = folded();
+    bad.back().out_scale[0] = 0.0f;
+    expect_invalid(std::move(bad), "out_scale must be finite and > 0");
+    IntegerModel empty;
+    std::vector<float> x(12 * 12), y(5);
+    EXPECT_THROW(empty.run(x.data(), 1, y.data()), InvalidArgument);
+    IntegerModel m(spec, folded());
+    EXPECT_THROW(m.run(x.data(), 0, y.data()), InvalidArgument);
+    EXPECT_THROW(m.run(nullptr, 1, y.data()), InvalidArgument);
+}
 
 TEST(IntModel, LoadRejectsOtherFileKinds) {
     TempDir dir;

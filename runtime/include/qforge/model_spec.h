@@ -1,5 +1,6 @@
-// Network descriptions for qforge-train: a small line-oriented text format
-// (docs/qforge-train.md, "Model description") and the default network.
+// Network descriptions: a small line-oriented text format (docs/qforge-train.md,
+// "Model description files") that qforge-train trains from and every integer
+// model file carries, and qforge-train's default network.
 //
 //   input 28 28 1                 # H W C of one example
 //   conv conv1 out=16 kernel=5 pad=2 [stride=1] [dilation=1] [groups=1]
@@ -20,7 +21,7 @@
 
 #include "qforge/conv.h"
 
-namespace qforge::train {
+namespace qforge {
 
 enum class LayerKind { conv, linear };
 
@@ -59,4 +60,4 @@ ModelSpec load_model_spec(const std::string &path);  // FileError when unreadabl
 // -> flatten -> linear(1568->128)-ReLU -> linear(128->10).
 const char *default_model_text();
 
-}  // namespace qforge::train
+}  // namespace qforge

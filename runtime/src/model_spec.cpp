@@ -1,5 +1,6 @@
-#include "model_spec.h"
+#include "qforge/model_spec.h"
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -7,7 +8,7 @@
 #include "qforge/error.h"
 #include "qforge/model_file.h"
 
-namespace qforge::train {
+namespace qforge {
 
 int StageSpec::pooled_h() const { return out_h >> pools; }
 int StageSpec::pooled_w() const { return out_w >> pools; }
@@ -94,7 +95,7 @@ ModelSpec parse_model_spec(const std::string &text, const std::string &origin) {
             s.name = args[0];
             if (names.count(s.name)) where.fail("layer name '" + s.name + "' is used twice");
             for (char ch : s.name) {
-                if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '_')) {
+                if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) {
                     where.fail("layer name '" + s.name + "' must be letters, digits and _");
                 }
             }
@@ -212,4 +213,4 @@ ModelSpec load_model_spec(const std::string &path) {
     return parse_model_spec(ss.str(), path);
 }
 
-}  // namespace qforge::train
+}  // namespace qforge
