@@ -7,6 +7,7 @@
 #   P/<libdir>/cmake/qforge/                  the CMake package: find_package(qforge)
 #   P/<libdir>/pkgconfig/qforge.pc            pkg-config --cflags --libs qforge
 #   P/bin/qforge-train                        the QAT training driver
+#   P/bin/qforge-gen                          the compiler front end (docs/qforge-gen.md)
 #
 # An app: find_package(qforge REQUIRED) and
 # target_link_libraries(app PRIVATE qforge::runtime) (examples/classify).
