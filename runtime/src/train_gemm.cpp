@@ -140,12 +140,17 @@ HBuf buffer2(float *data, int64_t e0, int64_t s0, int64_t e1, int64_t s1) {
     return HBuf(data, 2, dims);
 }
 
-// K per chunk: B's block (kc x N_padded floats) about 256 KB, so a panel's
-// rows of the chunk (kc x 32 floats at N = 400: 20 KB) stay in L1 while the
-// row tiles of a task read them. Measured on one thread, 32x400x25088 TN:
-// 1 MB blocks 0.66x OpenBLAS, 256 KB 0.98x, 128 KB 0.87x.
-int64_t k_chunk(int64_t k, int64_t n_padded) {
-    const int64_t kc = std::max<int64_t>(128, (int64_t(1) << 16) / std::max<int64_t>(1, n_padded));
+// K per chunk: B's block of kc x N_padded floats. A read transposed (TN:
+// the A tile's k rows are strided) wants ~256 KB blocks, so a panel's rows of
+// the chunk (kc x 32 floats at N = 400: 20 KB) stay in L1 while the row tiles
+// of a task read them (32x400x25088 TN, 1 thread: 1 MB blocks 0.66x OpenBLAS,
+// 256 KB 0.98x, 128 KB 0.87x). A row-major (NN) wants ~1 MB blocks: fewer
+// passes over C (square NN, ratio to OpenBLAS 1T / 2T: 512^3 0.92 / 0.61 with
+// kc 128, 0.96 / 0.83 with 512; 1024^3 0.79 / 0.59 with kc 128, 0.81 / 0.66
+// with 256, 0.50 / 0.48 with 512, i.e. 2 MB blocks are too big).
+int64_t k_chunk(int64_t k, int64_t n_padded, bool a_transposed) {
+    const int64_t block_floats = a_transposed ? (int64_t(1) << 16) : (int64_t(1) << 18);
+    const int64_t kc = std::max<int64_t>(128, block_floats / std::max<int64_t>(1, n_padded));
     if (k <= kc + kc / 2) return k;  // no short last chunk
     return kc;
 }
@@ -219,7 +224,7 @@ void run_sgemm(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpo
     const bool at = ta == Transpose::yes;
     for (int bi = 0; bi < block_count; bi++) {
         const ColumnBlock &blk = blocks[bi];
-        const int64_t kc = k_chunk(k, blk.width);
+        const int64_t kc = k_chunk(k, blk.width, ta == Transpose::yes);
         for (int64_t k0 = 0; k0 < k; k0 += kc) {
             const int64_t kn = std::min(kc, k - k0);
             HBuf bb = buffer2(const_cast<float *>(blk.b) + k0 * blk.ldb, blk.width, 1, kn, blk.ldb);
