@@ -64,6 +64,7 @@
 
 #include "HalideBuffer.h"
 #include "qf_stream_copy.h"
+#include "stream_copy_baseline.h"
 #include "qforge/qforge.h"
 
 namespace {
@@ -177,78 +178,9 @@ qforge::LearnablePerChannelQuantParams lsq_channel_params(int64_t n) {
 
 // ---- benchmark bodies -------------------------------------------------------
 
-double env_double(const char *name, double fallback) {
-    const char *v = std::getenv(name);
-    if (!v || !*v) return fallback;
-    char *end = nullptr;
-    double d = std::strtod(v, &end);
-    return (end && *end == '\0' && d > 0) ? d : fallback;
-}
-
-// A streaming copy of `bytes` in total (bytes/8 floats: bytes/2 read, bytes/2
-// written) through the Halide kernel qf_stream_copy.
-class StreamCopy {
-public:
-    explicit StreamCopy(int64_t bytes)
-        : src_(pool().copy_src.data_as<float>(), static_cast<int>(bytes / 8)),
-          dst_(pool().copy_dst.data_as<float>(), static_cast<int>(bytes / 8)) {}
-    void operator()() {
-        if (int rc = qf_stream_copy(src_.raw_buffer(), dst_.raw_buffer()); rc != 0) {
-            throw std::runtime_error("qf_stream_copy failed with code " + std::to_string(rc));
-        }
-    }
-
-private:
-    Halide::Runtime::Buffer<float> src_, dst_;
-};
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Times `call` (set up by the caller, outside the loop) after one untimed
-// warm-up call (Halide's thread pool, dispatch, page faults).
-//
-// With `copy` (the op rows, registered with UseManualTime): every iteration
-// first runs the copy of the same bytes, untimed for the op, then the op,
-// timed alone with a wall clock; the copy's own bandwidth goes to the counter
-// "baseline_value" (GB/s). The op and its baseline thus see the same
-// background load, which on a small shared machine moves both by tens of
-// percent over seconds. Without `copy` (the copy rows): plain real time.
-void timed(benchmark::State &state, int threads, int64_t bytes_per_iteration, const std::string &label,
-           const std::function<void()> &call, const std::function<void()> &copy = nullptr) {
-    double copy_seconds = 0;
-    try {
-        qforge::set_num_threads(threads);
-        call();
-        if (copy) {
-            copy();
-            for (auto _ : state) {
-                auto t0 = Clock::now();
-                copy();
-                benchmark::ClobberMemory();
-                copy_seconds += seconds_since(t0);
-                t0 = Clock::now();
-                call();
-                benchmark::ClobberMemory();
-                state.SetIterationTime(seconds_since(t0));
-            }
-        } else {
-            for (auto _ : state) {
-                call();
-                benchmark::ClobberMemory();
-            }
-        }
-    } catch (const std::exception &e) {
-        state.SkipWithError(e.what());
-        return;
-    }
-    state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
-    if (copy && copy_seconds > 0) {
-        state.counters["baseline_value"] =
-            static_cast<double>(state.iterations() * bytes_per_iteration) / copy_seconds / 1e9;
-    }
-    state.SetLabel(label);
+// The copy-interleaved timing (stream_copy_baseline.h), over this file's buffers.
+StreamCopy make_copy(int64_t bytes) {
+    return StreamCopy(pool().copy_src.data_as<float>(), pool().copy_dst.data_as<float>(), bytes);
 }
 
 // "per_tensor[1048576]", "per_channel[64x16384]"
@@ -341,7 +273,7 @@ void bm_op(benchmark::State &state, const Op &op, Scheme s, int64_t n, int threa
         }
         return;
     }
-    StreamCopy copy(bytes);
+    StreamCopy copy = make_copy(bytes);
     timed(state, threads, bytes, op_label(op.name, s, n, threads, bytes), call, [&] { copy(); });
 }
 
@@ -349,7 +281,7 @@ void bm_op(benchmark::State &state, const Op &op, Scheme s, int64_t n, int threa
 void bm_copy(benchmark::State &state, int64_t bytes, int threads) {
     const std::string label = "op=copy shape=bytes:" + std::to_string(bytes) + " elements=" +
                               std::to_string(bytes / 8) + " threads=" + std::to_string(threads) + " unit=GB/s";
-    StreamCopy copy(bytes);
+    StreamCopy copy = make_copy(bytes);
     timed(state, threads, bytes, label, [&] { copy(); });
 }
 

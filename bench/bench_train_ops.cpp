@@ -49,6 +49,7 @@
 
 #include "HalideBuffer.h"
 #include "qf_stream_copy.h"
+#include "stream_copy_baseline.h"
 #include "qforge/qforge.h"
 #include "qforge/train_ops.h"
 
@@ -107,68 +108,9 @@ Pool &pool() {
 TensorView view(const Tensor &t, Shape shape) { return TensorView(t.data(), t.dtype(), std::move(shape)); }
 TensorView chan(int k, int64_t c) { return view(pool().ch[k], {c}); }
 
-double env_double(const char *name, double fallback) {
-    const char *v = std::getenv(name);
-    if (!v || !*v) return fallback;
-    char *end = nullptr;
-    double d = std::strtod(v, &end);
-    return (end && *end == '\0' && d > 0) ? d : fallback;
-}
-
-// A streaming copy of `bytes` in total (bytes/8 floats read, the same written).
-class StreamCopy {
-public:
-    explicit StreamCopy(int64_t bytes)
-        : src_(pool().copy_src.data_as<float>(), static_cast<int>(bytes / 8)),
-          dst_(pool().copy_dst.data_as<float>(), static_cast<int>(bytes / 8)) {}
-    void operator()() {
-        if (int rc = qf_stream_copy(src_.raw_buffer(), dst_.raw_buffer()); rc != 0) {
-            throw std::runtime_error("qf_stream_copy failed with code " + std::to_string(rc));
-        }
-    }
-
-private:
-    Halide::Runtime::Buffer<float> src_, dst_;
-};
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// As bench_quant.cpp: with `copy`, every iteration runs the copy (untimed for
-// the op, its bandwidth into baseline_value), then the op, timed alone.
-void timed(benchmark::State &state, int threads, int64_t bytes, const std::string &label,
-           const std::function<void()> &call, const std::function<void()> &copy = nullptr) {
-    double copy_seconds = 0;
-    try {
-        qforge::set_num_threads(threads);
-        call();
-        if (copy) {
-            copy();
-            for (auto _ : state) {
-                auto t0 = Clock::now();
-                copy();
-                benchmark::ClobberMemory();
-                copy_seconds += seconds_since(t0);
-                t0 = Clock::now();
-                call();
-                benchmark::ClobberMemory();
-                state.SetIterationTime(seconds_since(t0));
-            }
-        } else {
-            for (auto _ : state) {
-                call();
-                benchmark::ClobberMemory();
-            }
-        }
-    } catch (const std::exception &e) {
-        state.SkipWithError(e.what());
-        return;
-    }
-    state.SetBytesProcessed(state.iterations() * bytes);
-    if (copy && copy_seconds > 0) {
-        state.counters["baseline_value"] = static_cast<double>(state.iterations() * bytes) / copy_seconds / 1e9;
-    }
-    state.SetLabel(label);
+// The copy-interleaved timing (stream_copy_baseline.h), over this file's buffers.
+StreamCopy make_copy(int64_t bytes) {
+    return StreamCopy(pool().copy_src.data_as<float>(), pool().copy_dst.data_as<float>(), bytes);
 }
 
 struct Case {
@@ -253,14 +195,14 @@ std::string op_label(const Case &c, int threads) {
 }
 
 void bm_case(benchmark::State &state, const Case &c, int threads) {
-    StreamCopy copy(c.bytes);
+    StreamCopy copy = make_copy(c.bytes);
     timed(state, threads, c.bytes, op_label(c, threads), c.call, [&] { copy(); });
 }
 
 void bm_copy(benchmark::State &state, int64_t bytes, int threads) {
     const std::string label = "op=copy shape=bytes:" + std::to_string(bytes) + " elements=" + std::to_string(bytes / 8) +
                               " threads=" + std::to_string(threads) + " unit=GB/s";
-    StreamCopy copy(bytes);
+    StreamCopy copy = make_copy(bytes);
     timed(state, threads, bytes, label, [&] { copy(); });
 }
 
