@@ -3,6 +3,8 @@
 // change of algorithm is caught) and gather_batch; and the real
 // Fashion-MNIST files where Debian's dataset-fashion-mnist is installed.
 #include <gtest/gtest.h>
+
+#include "temp_dir.h"
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -25,22 +27,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace qforge;
+using qforge::testing::TempDir;
 using namespace qforge::train;
 using Bytes = std::vector<unsigned char>;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "qforge-dataset-XXXXXX").string();
-        if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-        path = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string &name) const { return (path / name).string(); }
-};
 
 // The bytes of an IDX file: magic 00 00 <type> <ndims>, big-endian u32 dims, payload.
 Bytes idx_bytes(const std::vector<uint32_t> &dims, const Bytes &payload, unsigned char type = 0x08) {

@@ -3,6 +3,8 @@
 // corrupted variant of a small file fails with a FileError (never a crash:
 // this suite also runs under ASan+UBSan).
 #include <gtest/gtest.h>
+
+#include "temp_dir.h"
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <zlib.h>
@@ -25,27 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace qforge;
+using qforge::testing::TempDir;
 
-// A fresh directory, removed with everything in it at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string templ = (fs::temp_directory_path() / "qforge-model-file-XXXXXX").string();
-        if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-        path = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string &name) const { return (path / name).string(); }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto &e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-};
 
 std::vector<unsigned char> read_bytes(const std::string &path) {
     std::ifstream in(path, std::ios::binary);

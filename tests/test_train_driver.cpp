@@ -6,6 +6,8 @@
 // logits, at 8 and 4 bits and with every quantizer method.
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +24,7 @@
 #include "trainer.h"
 
 using namespace qforge;
+using qforge::testing::TempDir;
 using namespace qforge::train;
 
 namespace {
@@ -72,14 +75,6 @@ std::vector<StageQuantConfig> uniform_config(size_t stages, int bits, QuantMetho
     return std::vector<StageQuantConfig>(stages, StageQuantConfig{bits, bits, w, a});
 }
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/qforge_train_test_XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 }  // namespace
 
@@ -300,7 +295,7 @@ TEST_P(Agreement, QatEvalAndIntegerModelAgreeBitForBit) {
     net.set_observers(false);
 
     TempDir dir;
-    const std::string path = dir.path + "/int.qfm";
+    const std::string path = dir.file("int.qfm");
     to_integer_model(net).save(path);
     IntegerModel im = IntegerModel::load(path);
 
@@ -391,7 +386,7 @@ TEST(IntModel, LoadRejectsOtherFileKinds) {
     ModelFile f;
     f.kind = "fp32-model";
     f.metadata_json = "{}";
-    save_model_file(dir.path + "/m.qfm", f);
-    EXPECT_THROW(IntegerModel::load(dir.path + "/m.qfm"), FileError);
-    EXPECT_THROW(IntegerModel::load(dir.path + "/missing.qfm"), FileError);
+    save_model_file(dir.file("m.qfm"), f);
+    EXPECT_THROW(IntegerModel::load(dir.file("m.qfm")), FileError);
+    EXPECT_THROW(IntegerModel::load(dir.file("missing.qfm")), FileError);
 }
