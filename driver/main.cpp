@@ -44,6 +44,7 @@ struct Options {
     int calib_images = 1024;
     std::string configs = "w8a8,w4a4,mixed,w3a3,w2a2";
     std::string bits = "conv1=8,fc2=8,*=4", bits_file, quantizer = "*=minmax";
+    int input_bits = 8;
     uint64_t seed = 1;
     int64_t train_limit = 0, test_limit = 0;
     bool resume = false, no_ptq = false;
@@ -93,7 +94,8 @@ public:
                      {"train_images", train_.count}, {"test_images", test_.count}, {"epochs", o_.epochs},
                      {"batch", o_.batch},         {"lr", o_.lr},             {"qat_epochs", o_.qat_epochs},
                      {"qat_lr", o_.qat_lr},       {"qat_from", o_.qat_from}, {"calib_images", o_.calib_images},
-                     {"init", o_.init_file},      {"bits", o_.bits},         {"quantizer", o_.quantizer}};
+                     {"init", o_.init_file},      {"bits", o_.bits},         {"quantizer", o_.quantizer},
+                     {"input_bits", o_.input_bits}};
         if (o_.resume) load_results();
     }
 
@@ -317,7 +319,7 @@ int Recipe::run() {
     for (size_t p = 0; p <= list.size();) {
         size_t c = list.find(',', p);
         std::string name = list.substr(p, c == std::string::npos ? std::string::npos : c - p);
-        if (!name.empty()) recipes.push_back(make_recipe(name, spec_, mixed, methods));
+        if (!name.empty()) recipes.push_back(make_recipe(name, spec_, mixed, methods, o_.input_bits));
         if (c == std::string::npos) break;
         p = c + 1;
     }
@@ -380,6 +382,10 @@ int main(int argc, char **argv) {
     app.add_option("--configs", o.configs, "bit-width configurations: wXaY (X, Y in 2..8) or mixed, comma-separated");
     app.add_option("--bits", o.bits, "per-layer bits of the 'mixed' configuration: layer=B or layer=wXaY, * = the rest "
                                      "(a layer's a-bits quantize its input activations)");
+    app.add_option("--input-bits", o.input_bits,
+                   "bits of the network input in the wXaY configurations (the pixels are 8-bit data; 0: the "
+                   "configuration's activation bits, e.g. a 4-bit input for w4a4)")
+        ->check(CLI::Range(0, 8));
     app.add_option("--bits-file", o.bits_file, "the same per-layer bits, one 'layer = bits' per line")->check(CLI::ExistingFile);
     app.add_option("--quantizer", o.quantizer, "QAT quantizer per layer: minmax (observer + STE), lsq (LSQ / LSQ+), "
                                                "multiplier (max-abs scale x learnable multiplier); layer=M or "

@@ -115,7 +115,11 @@ template<typename Rule> void check_layers(const std::map<std::string, Rule> &rul
 }  // namespace
 
 QuantRecipe make_recipe(const std::string &name, const ModelSpec &spec, const std::map<std::string, BitsRule> &mixed,
-                        const std::map<std::string, MethodRule> &methods) {
+                        const std::map<std::string, MethodRule> &methods, int input_bits) {
+    if (input_bits != 0 && (input_bits < 2 || input_bits > 8)) {
+        throw InvalidArgument("--input-bits must be 2..8 (or 0: the configuration's activation bits), got " +
+                              std::to_string(input_bits));
+    }
     check_layers(methods, spec, "--quantizer");
     QuantRecipe r;
     r.name = name;
@@ -137,6 +141,8 @@ QuantRecipe make_recipe(const std::string &name, const ModelSpec &spec, const st
         MethodRule mr = rule_for(methods, s.name, MethodRule{});
         r.stages.push_back({b.weight_bits, b.act_bits, mr.weight, mr.act});
     }
+    // The first stage's a-bits quantize the network input.
+    if (name != "mixed" && input_bits != 0 && !r.stages.empty()) r.stages[0].act_bits = input_bits;
     return r;
 }
 

@@ -27,6 +27,10 @@ struct MethodRule {
 std::map<std::string, MethodRule> parse_method_rules(const std::string &text);
 
 // A named configuration: "wXaY" (every layer) or "mixed" (the --bits rules).
+// input_bits (2..8, or 0: the configuration's a-bits) quantizes the network
+// input of the wXaY configurations: the input is data (8-bit pixels), not an
+// activation, and qforge-train keeps it at 8 bits by default
+// (docs/qforge-train.md); "mixed" takes conv1's a-bits from --bits.
 struct QuantRecipe {
     std::string name;   // "w4a4", "mixed"
     std::string label;  // "W4A4", "mixed"
@@ -34,6 +38,6 @@ struct QuantRecipe {
     std::string describe(const ModelSpec &spec) const;
 };
 QuantRecipe make_recipe(const std::string &name, const ModelSpec &spec, const std::map<std::string, BitsRule> &mixed,
-                        const std::map<std::string, MethodRule> &methods);
+                        const std::map<std::string, MethodRule> &methods, int input_bits = 0);
 
 }  // namespace qforge::train

@@ -10,7 +10,7 @@ fail=0
 
 "$exe" --help > "$work/help" || { echo "FAIL: --help exited non-zero"; fail=1; }
 for flag in --data --model --init --epochs --qat-epochs --bits --bits-file --quantizer --freeze-epochs \
-            --qat-warmup-epochs --qat-from --calib-images --configs --resume --report --threads --seed; do
+            --qat-warmup-epochs --input-bits --qat-from --calib-images --configs --resume --report --threads --seed; do
   grep -q -- "$flag" "$work/help" || { echo "FAIL: --help does not document $flag"; fail=1; }
 done
 

@@ -126,6 +126,13 @@ TEST(Recipe, BitsAndMethodRules) {
     EXPECT_EQ(r.stages[3].act_bits, 4);
     EXPECT_EQ(r.stages[2].weight_method, QuantMethod::lsq);
     EXPECT_EQ(r.stages[2].act_method, QuantMethod::multiplier);
+    QuantRecipe w4 = make_recipe("w4a4", s, bits, methods, /*input_bits=*/8);
+    EXPECT_EQ(w4.stages[0].act_bits, 8);  // the network input
+    EXPECT_EQ(w4.stages[0].weight_bits, 4);
+    EXPECT_EQ(w4.stages[1].act_bits, 4);
+    EXPECT_EQ(make_recipe("w4a4", s, bits, methods, 0).stages[0].act_bits, 4);
+    EXPECT_EQ(make_recipe("mixed", s, bits, methods, 4).stages[0].act_bits, 8);  // mixed: --bits decides
+    EXPECT_THROW(make_recipe("w4a4", s, bits, methods, 9), InvalidArgument);
     QuantRecipe w3 = make_recipe("w3a2", s, bits, methods);
     EXPECT_EQ(w3.stages[1].weight_bits, 3);
     EXPECT_EQ(w3.stages[1].act_bits, 2);
