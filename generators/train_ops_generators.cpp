@@ -54,7 +54,7 @@ public:
 
     void schedule() {
         sx86::schedule_column_reduction(total, c, r, get_target(), reduce);
-        out.vectorize(c, sx86::float_lanes(get_target()), TailStrategy::GuardWithIf);
+        sx86::schedule_channel_outputs({out}, c, get_target());
     }
 
 private:
@@ -102,11 +102,9 @@ public:
     }
 
     void schedule() {
-        const int lanes = sx86::float_lanes(get_target());
         sx86::schedule_column_reduction(sums, c, r, get_target(), reduce);
         sx86::schedule_rows_2d(dx, c, m, x.dim(0).extent(), get_target(), stream);
-        dscale.vectorize(c, lanes, TailStrategy::GuardWithIf);
-        dshift.vectorize(c, lanes, TailStrategy::GuardWithIf);
+        sx86::schedule_channel_outputs({dscale, dshift}, c, get_target());
     }
 
 private:
@@ -231,12 +229,10 @@ public:
 
     void schedule() {
         const Target t = get_target();
-        const int lanes = sx86::float_lanes(t);
         sx86::schedule_column_reduction(sums, c, r, t, reduce);
         sx86::schedule_per_channel_scalars({k, grad_mean, factor}, c, t);
         sx86::schedule_rows_2d(dx, c, m, x.dim(0).extent(), t, stream);
-        dgamma.vectorize(c, lanes, TailStrategy::GuardWithIf);
-        dbeta.vectorize(c, lanes, TailStrategy::GuardWithIf);
+        sx86::schedule_channel_outputs({dgamma, dbeta}, c, t);
     }
 
 private:

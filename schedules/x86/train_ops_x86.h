@@ -71,6 +71,11 @@ inline void schedule_per_channel_scalars(const std::vector<Func> &fs, const Var 
     for (Func f : fs) f.compute_root().vectorize(c, float_lanes(t), TailStrategy::GuardWithIf);
 }
 
+// Per-channel outputs (column sums, parameter gradients): vectors along c.
+inline void schedule_channel_outputs(const std::vector<Func> &outs, const Var &c, const Target &t) {
+    for (Func f : outs) f.vectorize(c, float_lanes(t), TailStrategy::GuardWithIf);
+}
+
 // 2x2 pooling over NHWC f(c, w, h, n): vectors along c, parallel tasks of
 // whole rows (h, n fused) of about task_elements elements; `row_elements` is
 // the elements of one row of f (W * C).
