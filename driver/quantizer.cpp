@@ -105,7 +105,9 @@ QuantParams ActivationQuantizer::params() const {
 }
 
 void ActivationQuantizer::forward(const TensorView &x, const TensorView &y) {
-    if (observing_ || !observer_.has_observations()) observer_.observe(x);
+    // LSQ reads its observer only to initialise the learned scale and offset.
+    const bool observer_used = method_ != QuantMethod::lsq || !initialised_;
+    if ((observing_ && observer_used) || !observer_.has_observations()) observer_.observe(x);
     if (method_ == QuantMethod::lsq && !initialised_) {
         QuantParams init = observer_.qparams();  // LSQ+ starts from the calibrated range
         scale_.data()[0] = init.scale;
