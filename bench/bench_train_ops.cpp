@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -105,7 +106,12 @@ Pool &pool() {
     return p;
 }
 
-TensorView view(const Tensor &t, Shape shape) { return TensorView(t.data(), t.dtype(), std::move(shape)); }
+// A view of the first elements of a pool buffer; a shape larger than the buffer is a bug here.
+TensorView view(const Tensor &t, Shape shape) {
+    TensorView v(t.data(), t.dtype(), std::move(shape));
+    if (v.numel() > t.numel()) throw std::logic_error("bench_train_ops: " + v.describe() + " exceeds its pool buffer");
+    return v;
+}
 TensorView chan(int k, int64_t c) { return view(pool().ch[k], {c}); }
 
 // The copy-interleaved timing (stream_copy_baseline.h), over this file's buffers.
@@ -175,6 +181,19 @@ std::vector<Case> cases() {
         v.push_back({"max_pool2x2_bwd", sh, n, 5 * no + 4 * n, [=] { qforge::max_pool2x2_backward(dy, am, dx); }});
         auto xq = view(p.u8a, s), yq = view(p.u8b, o);
         v.push_back({"max_pool2x2_u8", sh, n, n + no, [=] { qforge::max_pool2x2_int8(xq, yq); }});
+    }
+    // Softmax cross-entropy: the default network's logits [128, 10] (small:
+    // call overhead shows) and a wide classifier [1024, 1000] (within the pool's buffers).
+    for (Shape s : {Shape{128, 10}, Shape{1024, 1000}}) {
+        const int64_t n = s[0] * s[1];
+        auto logits = view(p.a, s), dlogits = view(p.d, s);
+        auto labels = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(s[0]));
+        for (int64_t i = 0; i < s[0]; ++i) (*labels)[i] = static_cast<int32_t>(i % s[1]);
+        const TensorView lv(labels->data(), {s[0]});
+        v.push_back({"softmax_xent", dims(s), n, 8 * n + 4 * s[0], [=] {
+                         (void)labels;  // keeps the labels alive with the call
+                         qforge::softmax_cross_entropy(logits, lv, dlogits);
+                     }});
     }
     {
         const Shape s{kParams};

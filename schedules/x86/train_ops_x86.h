@@ -96,7 +96,19 @@ inline int byte_lanes(const Target &t) { return float_lanes(t) * 4; }
 // statistics are computed once per row, the gradient rows in parallel.
 inline void schedule_softmax_rows(Func dlogits, const Var &k, const Var &b, const std::vector<Func> &per_row,
                                   const Target &t) {
-    for (Func f : per_row) f.compute_root();
+    // Per-row reductions (max, sum of exp, loss): rows in parallel tasks of 16
+    // (the class loop of a row stays sequential, the reference's order). The
+    // last Func (the batch total) is a scalar.
+    for (size_t i = 0; i < per_row.size(); i++) {
+        Func f = per_row[i];
+        f.compute_root();
+        if (i + 1 == per_row.size()) continue;
+        Var ro("ro"), ri("ri");
+        f.split(b, ro, ri, 16, TailStrategy::GuardWithIf).parallel(ro);
+        for (int u = 0; u < f.num_update_definitions(); u++) {
+            f.update(u).split(b, ro, ri, 16, TailStrategy::GuardWithIf).parallel(ro);
+        }
+    }
     Var bo("bo"), bi("bi");
     dlogits.split(b, bo, bi, 64, TailStrategy::GuardWithIf)
         .parallel(bo)
