@@ -222,10 +222,11 @@ void Recipe::integer_results(const std::string &key, Network &net, PhaseResult &
     std::vector<float> a(size_t(batch) * classes), b(size_t(batch) * classes);
     int64_t agree = 0, identical = 0, correct = 0;
     const int64_t per_image = test_.rows * test_.cols;
+    const std::vector<FoldedStage> folded = net.fold_all();
     for (int64_t begin = 0; begin < test_.count; begin += batch) {
         int n = static_cast<int>(std::min<int64_t>(batch, test_.count - begin));
         const float *img = test_.images.data() + begin * per_image;
-        net.eval_integer(img, n, a.data());
+        net.eval_integer(folded, img, n, a.data());
         loaded.run(img, n, b.data());
         for (int i = 0; i < n; i++) {
             int pa = argmax_row(a.data() + size_t(i) * classes, classes);

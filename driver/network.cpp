@@ -504,11 +504,24 @@ FoldedStage Network::fold(int index) {
     return f;
 }
 
-void Network::eval_integer(const float *images, int batch, float *logits, std::vector<Tensor> *activations) {
-    if (!quantized()) throw InvalidArgument("Network::eval_integer: the network has no quantizers");
-    if (activations) activations->clear();
+std::vector<FoldedStage> Network::fold_all() {
     std::vector<FoldedStage> folded;
     for (size_t i = 0; i < stages_.size(); i++) folded.push_back(fold(static_cast<int>(i)));
+    return folded;
+}
+
+void Network::eval_integer(const float *images, int batch, float *logits, std::vector<Tensor> *activations) {
+    if (!quantized()) throw InvalidArgument("Network::eval_integer: the network has no quantizers");
+    eval_integer(fold_all(), images, batch, logits, activations);
+}
+
+void Network::eval_integer(const std::vector<FoldedStage> &folded, const float *images, int batch, float *logits,
+                           std::vector<Tensor> *activations) {
+    if (folded.size() != stages_.size()) {
+        throw InvalidArgument("Network::eval_integer: " + std::to_string(folded.size()) + " folded stages for " +
+                              std::to_string(stages_.size()) + " stages");
+    }
+    if (activations) activations->clear();
     TensorView x(const_cast<float *>(images), {batch, spec_.in_h, spec_.in_w, spec_.in_c});
     Stage &first = *stages_[0];
     Tensor &xq0 = buffer(first, "int_input", DType::u8, x.shape());

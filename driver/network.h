@@ -75,6 +75,10 @@ public:
     // Integer-exact QAT forward; `activations` (if given) receives each stage's
     // integer output (after pooling; u8) for agreement checks.
     void eval_integer(const float *images, int batch, float *logits, std::vector<Tensor> *activations = nullptr);
+    // The same on stages folded once (fold_all) for a whole evaluation.
+    void eval_integer(const std::vector<FoldedStage> &folded, const float *images, int batch, float *logits,
+                      std::vector<Tensor> *activations = nullptr);
+    std::vector<FoldedStage> fold_all();
     FoldedStage fold(int stage);
     QuantParams input_params() const;
 

@@ -113,13 +113,15 @@ double evaluate(Network &net, const Dataset &d, EvalMode mode, int batch, std::v
     const int64_t per_image = d.rows * d.cols;
     int64_t correct = 0;
     if (predictions) predictions->assign(d.count, -1);
+    // Integer-exact: fold once for the whole evaluation, not per batch.
+    const std::vector<FoldedStage> folded = mode == EvalMode::integer_exact ? net.fold_all() : std::vector<FoldedStage>{};
     for (int64_t begin = 0; begin < d.count; begin += batch) {
         int n = static_cast<int>(std::min<int64_t>(batch, d.count - begin));
         const float *images = d.images.data() + begin * per_image;
         if (mode == EvalMode::fp32) {
             net.eval_fp32(images, n, logits.data());
         } else {
-            net.eval_integer(images, n, logits.data());
+            net.eval_integer(folded, images, n, logits.data());
         }
         for (int b = 0; b < n; b++) {
             int p = argmax_row(logits.data() + size_t(b) * classes, classes);
