@@ -9,11 +9,27 @@ set(QF_X86_SSE41 x86-64-linux-sse41)
 set(QF_X86_BASELINE x86-64-linux)
 set(QF_X86_TARGETS ${QF_X86_AVX512_VNNI} ${QF_X86_AVX2} ${QF_X86_SSE41} ${QF_X86_BASELINE})
 
+# AArch64 (the cross build, cmake/aarch64-toolchain.cmake): the dot-product
+# variant (sdot) first, plain NEON as the fallback. Halide 14 cannot tell
+# whether an ARM CPU has dot product (HALIDE14_NOTES G8); the runtime's
+# feature hook asks the kernel (HWCAP_ASIMDDP) before dispatch may pick it.
+set(QF_ARM_DOT_PROD arm-64-linux-arm_dot_prod)
+set(QF_ARM_BASELINE arm-64-linux)
+set(QF_ARM_TARGETS ${QF_ARM_DOT_PROD} ${QF_ARM_BASELINE})
+
+# The targets every kernel library of this build holds.
+if (CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64)$")
+  set(QF_KERNEL_TARGETS ${QF_ARM_TARGETS})
+else ()
+  set(QF_KERNEL_TARGETS ${QF_X86_TARGETS})
+endif ()
+
 # The library that creates the Halide runtime all kernels share.
 set(QF_RUNTIME_OWNER qf_cpu_variant_probe)
 
 # qforge_kernel(<library> GENERATOR <generator> [PARAMS k=v ...] [FEATURES f ...] [ASSEMBLY])
-# One AOT kernel library: every x86 variant plus its dispatch wrapper, using
+# One AOT kernel library: every variant of this build's architecture
+# (QF_KERNEL_TARGETS) plus its dispatch wrapper, using
 # the shared runtime. Appends the library to QF_KERNEL_LIBRARIES.
 function(qforge_kernel name)
   cmake_parse_arguments(ARG "ASSEMBLY" "GENERATOR" "PARAMS;FEATURES" ${ARGN})
@@ -29,7 +45,7 @@ function(qforge_kernel name)
   endif ()
   add_halide_library(${name} FROM qforge_gen
                      GENERATOR ${ARG_GENERATOR}
-                     TARGETS ${QF_X86_TARGETS}
+                     TARGETS ${QF_KERNEL_TARGETS}
                      FEATURES no_bounds_query ${ARG_FEATURES}
                      ${extra})
   set(QF_KERNEL_LIBRARIES ${QF_KERNEL_LIBRARIES} ${name} PARENT_SCOPE)

@@ -51,7 +51,7 @@ qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32)
 # Direct (implicit-GEMM) conv for ungrouped convs with C_in % 4 == 0: no im2col
 # pass. Its k loop runs over channel groups of one tap (16 for C_in = 64):
 # unrolling 2 measured best on the bench's convs (4: 56x56x64 slower).
-qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     PARAMS k_unroll=2)
+qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     ASSEMBLY PARAMS k_unroll=2)
 qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2)
 qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2)
 qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2)

@@ -1,5 +1,5 @@
 # float32 training GEMM and convolution helpers (generators/train_gemm_generators.cpp,
-# schedules/x86/train_gemm_x86.h; runtime/src/train_gemm.cpp).
+# schedules/{x86,arm}/train_gemm_*.h; runtime/src/train_gemm.cpp).
 #
 # sgemm: op(A) read row-major (a_transposed=false) or from A^T (true); each in
 # the register-tiled form (whole row tiles) and 4-row and one-row forms

@@ -1,7 +1,7 @@
 # float32 training operators and integer-model helpers
-# (generators/train_ops_generators.cpp, schedules/x86/train_ops_x86.h; the
+# (generators/train_ops_generators.cpp, schedules/{x86,arm}/train_ops_*.h; the
 # formulas are in docs/training-ops.md). All strict_float: elementwise results
-# are bit-exact with tests/reference/train_ops_ref.h on every x86 variant, and
+# are bit-exact with tests/reference/train_ops_ref.h on every x86 and AArch64 variant, and
 # quantize / requantize follow the numerics contract (docs/numerics.md) bit for bit.
 #
 #  library                       generator                      params / features

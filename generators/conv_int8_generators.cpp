@@ -1,5 +1,6 @@
 // int8 convolution, NHWC activations, OHWI weights. Algorithms only
-// (schedules/x86/conv_x86.h). The generators behind the conv paths of
+// (schedules/schedules.h dispatches to schedules/x86/conv_x86.h or
+// schedules/arm/conv_arm.h). The generators behind the conv paths of
 // runtime/src/conv.cpp:
 //   im2col_int8          gathers each output pixel's receptive field (one
 //                        group's channels) into a row of a u8 matrix that the
@@ -13,17 +14,20 @@
 // Padding reads the input zero point, so padded taps contribute 0 to
 // sum (x - z_x) * w. Activations are u8 here; s8 input arrives shifted by +128
 // (the runtime's x ^ 0x80) with its zero point shifted too, as in the GEMM.
+// On targets with signed_activations (schedules/layout.h: AArch64) the
+// kernels shift it back inside (x ^ 0x80 = x - 128 as s8, zero point
+// z - 128 in the folded bias) so the products are s8 x s8 (sdot, smull):
+// the same int32 sums modulo 2^32, bit-identical results.
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/template_generator.h"
-#include "schedules/layout.h"
-#include "schedules/x86/conv_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
 namespace nx = qforge::numerics;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 namespace layout = qforge::schedules;  // layouts the schedules chose (schedules/layout.h)
 
 // x(c, w, h, n) read past its width or height gives the zero point. Only w and
@@ -35,10 +39,19 @@ Func pad_spatially(const GeneratorInput<Buffer<uint8_t>> &x, const Expr &zero_po
         {Range(), Range(x.dim(1).min(), x.dim(1).extent()), Range(x.dim(2).min(), x.dim(2).extent()), Range()});
 }
 
+// Signed activations (schedules/layout.h: AArch64, where sdot and smull
+// need s8 x s8): v ^ 0x80 read as s8 is v - 128. Applied after the
+// boundary condition, so the padding (the zero point z) becomes z - 128
+// like every other value, and the bias folds in z - 128 instead of z.
+Expr to_signed(const Expr &v) { return cast<int8_t>(v ^ cast<uint8_t>(0x80)); }
+
+// The zero point the folded bias uses: z, or z - 128 with signed activations.
+Expr folded_zero_point(const Expr &z, bool signed_activations) { return signed_activations ? z - 128 : z; }
+
 
 class Im2colInt8 : public Generator<Im2colInt8> {
 public:
-    sx86::Im2colParams tuning;
+    qs::Im2colParams tuning;
     Input<Buffer<uint8_t>> x{"x", 4};            // x(c, w, h, n)
     Input<int32_t> channel_offset{"channel_offset"};  // first channel of the group
     Input<int32_t> out_width{"out_width"};
@@ -59,7 +72,7 @@ public:
         col(ci, kw, kh, p) = x_padded(channel_offset + ci, ix, iy, n);
     }
 
-    void schedule() { sx86::schedule_im2col(col, ci, kw, kh, p, get_target(), tuning); }
+    void schedule() { qs::schedule_im2col(col, ci, kw, kh, p, get_target(), tuning); }
 
 private:
     Var ci{"ci"}, kw{"kw"}, kh{"kh"}, p{"p"};
@@ -78,7 +91,7 @@ public:
     QF_TEMPLATE_GENERATOR(DirectConvInt8);
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
-    sx86::GemmParams tiling;
+    qs::GemmParams tiling;
 
     Input<Buffer<uint8_t>> x{"x", 4};                 // x(c, w, h, n)
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo), as the GEMM's
@@ -104,8 +117,17 @@ public:
         const int group = layout::k_group(t), panel = layout::panel_width(t);
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         x_padded = pad_spatially(x, x_zero_point);
+        const bool shift = layout::signed_activations(t);
+        if (shift) {
+            // The schedule materialises x_padded once: the xor happens there,
+            // not in the inner loop.
+            Func padded = x_padded;
+            Var xc("xc"), xw("xw"), xh("xh"), xn("xn");
+            x_padded = Func("x_shifted");
+            x_padded(xc, xw, xh, xn) = to_signed(padded(xc, xw, xh, xn));
+        }
         // The sum of x - z over a tap window uses sum_k x * w and z * sum_k w (row_sums).
-        bias_folded(o) = bias(o) - x_zero_point * row_sums(o);
+        bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
         const Expr channel_groups = x.dim(0).extent() / group;
         r = RDom(0, group, 0, channel_groups, 0, kernel_w, 0, kernel_h, "r");  // kk, ci group, kw, kh
@@ -121,7 +143,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+        qs::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                    get_target(), tiling);
     }
 
@@ -153,7 +175,7 @@ public:
     QF_TEMPLATE_GENERATOR(DirectConvRowsInt8);
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
-    sx86::RowsConvParams tiling;
+    qs::RowsConvParams tiling;
 
     Input<Buffer<uint8_t>> x{"x", 3};                 // x(b, h, n), b = w * C_in + c
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo)
@@ -185,7 +207,14 @@ public:
         x_padded = BoundaryConditions::constant_exterior(
             x, cast<uint8_t>(x_zero_point),
             {Range(x.dim(0).min(), x.dim(0).extent()), Range(x.dim(1).min(), x.dim(1).extent()), Range()});
-        bias_folded(o) = bias(o) - x_zero_point * row_sums(o);
+        const bool shift = layout::signed_activations(t);
+        if (shift) {  // as in the direct conv: the xor is part of the materialised copy
+            Func padded = x_padded;
+            Var xb("xb"), xh("xh"), xn("xn");
+            x_padded = Func("x_shifted");
+            x_padded(xb, xh, xn) = to_signed(padded(xb, xh, xn));
+        }
+        bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
         r = RDom(0, group, 0, row_groups, 0, kernel_h, "r");  // kk, group within the row, kh
         const Expr b = (ox * stride_w - pad_left) * channels + group * r.y + r.x;
@@ -199,7 +228,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_rows_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+        qs::schedule_rows_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                  channels, stride_w, get_target(), tiling);
     }
 
@@ -219,7 +248,7 @@ public:
     QF_TEMPLATE_GENERATOR(DepthwiseConvInt8);
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
-    sx86::DepthwiseParams tuning;
+    qs::DepthwiseParams tuning;
 
     Input<Buffer<uint8_t>> x{"x", 4};         // x(c, w, h, n)
     Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost, padded to 16
@@ -244,9 +273,12 @@ public:
         // sum (x - z) w = sum x w - z sum w: the zero point moves into the bias
         // (exact modulo 2^32, as the int32 accumulator itself), so the taps are
         // plain u8 x s8 products, 4 of them per int32 lane (vpdpbusd).
+        // With signed activations (AArch64) the taps are s8 x s8
+        // products of x - 128 and the bias folds in z - 128 (to_signed above).
+        const bool shift = layout::signed_activations(get_target());
         RDom rw(0, kernel_w, 0, kernel_h, "rw");
         bias_folded(c) = bias(c);
-        bias_folded(c) -= x_zero_point * cast<int32_t>(w(c, rw.x, rw.y));
+        bias_folded(c) -= folded_zero_point(x_zero_point, shift) * cast<int32_t>(w(c, rw.x, rw.y));
         // Output rows come in pairs (q = oy % 2, p = oy / 2). Both rows of pair p
         // read input rows iy0 + m, iy0 = 2 p stride_h - pad_top, for m in [0, M),
         // M = (KH - 1) dilation_h + stride_h + 1 (3x3, stride 1: exactly 4).
@@ -254,7 +286,7 @@ public:
         // are 4 adjacent bytes), so one 64-byte load holds 4 rows of 16
         // channels for vpdpbusd, and one xt row serves both output rows.
         Expr iy = 2 * p * stride_h - pad_top + 4 * g + k;
-        xt(k, c, ix, g, p, n) = x_padded(c, ix, iy, n);
+        xt(k, c, ix, g, p, n) = shift ? to_signed(x_padded(c, ix, iy, n)) : x_padded(c, ix, iy, n);
         // w2(k, c, kw, g, q): the weight row xt row m meets in output row q of
         // the pair (kh = (m - q stride_h) / dilation_h when that is a tap), else 0.
         Expr khd = 4 * g + k - q * stride_h;
@@ -277,7 +309,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, get_target(), tuning);
+        qs::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, get_target(), tuning);
     }
 
 private:

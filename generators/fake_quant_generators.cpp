@@ -9,13 +9,13 @@
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/template_generator.h"
-#include "schedules/x86/quant_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
 namespace nx = qforge::numerics;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 
 // The mask is a second Tuple element, so "with mask" is a separate generator
 // (Halide 14 cannot set a Tuple output type from a GeneratorParam).
@@ -27,7 +27,7 @@ template<bool with_mask>
 class FakeQuantPerTensor : public Generator<FakeQuantPerTensor<with_mask>> {
 public:
     QF_TEMPLATE_GENERATOR(FakeQuantPerTensor);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
     Input<float> scale{"scale"};
@@ -49,7 +49,7 @@ public:
         }
     }
 
-    void schedule() { sx86::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -59,7 +59,7 @@ template<bool with_mask>
 class FakeQuantPerChannel : public Generator<FakeQuantPerChannel<with_mask>> {
 public:
     QF_TEMPLATE_GENERATOR(FakeQuantPerChannel);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     // x(i, c, o): the tensor viewed as [outer, channels, inner] (row-major),
     // so any channel axis of a contiguous tensor maps onto c.
@@ -84,7 +84,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_per_channel_3d(out, i, c, o, x.dim(0).extent(), {inv_scale}, get_target(), stream);
+        qs::schedule_per_channel_3d(out, i, c, o, x.dim(0).extent(), {inv_scale}, get_target(), stream);
     }
 
 private:
@@ -94,7 +94,7 @@ private:
 
 class SteBackward : public Generator<SteBackward> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> dy{"dy", 1};
     Input<Buffer<uint8_t>> mask{"mask", 1};
@@ -102,7 +102,7 @@ public:
 
     void generate() { dx(i) = nx::straight_through(dy(i), mask(i)); }
 
-    void schedule() { sx86::schedule_stream_1d(dx, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(dx, i, get_target(), stream); }
 
 private:
     Var i{"i"};

@@ -1,5 +1,6 @@
 // int8 GEMM: weight packing and the GEMM with its output stages.
-// Algorithms only; schedules/x86/gemm_x86.h decides the loops.
+// Algorithms only; schedules/schedules.h decides the loops (per target family:
+// schedules/x86/gemm_x86.h, schedules/arm/gemm_arm.h).
 //
 //   pack_gemm_weights   w(k, n) s8 [N, K]  ->  packed(kk, ni, ko, no) = w(G ko + kk, P no + ni),
 //                       zero-padded to the extents the caller allocates; row_sums(n) = sum_k w(k, n)
@@ -9,13 +10,19 @@
 // with
 //   acc(n, m) = bias(n) - a_zero_point * row_sums(n) + sum_k a(k, m) * w(k, n)
 // (stored per panel: acc(n % P, n / P, m)). M must be a multiple of the
-// kernel's row tile (schedules/x86/gemm_x86.h, tile_rows; 1 for the GEMV
+// kernel's row tile (schedules/layout.h, tile_rows; 1 for the GEMV
 // tiling): Halide's bounds check on A rejects any other M.
 // where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
 // a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
+// On targets with signed_activations (schedules/layout.h: AArch64) the
+// same acc is computed as
+//   bias(n) - (a_zero_point - 128) * row_sums(n) + sum_k (a(k, m) - 128) * w(k, n)
+// with a - 128 = a ^ 0x80 read as s8, so the products are s8 x s8 (sdot, smull);
+// equal modulo 2^32, so bit-identical.
 //
 // G, the k group, is the depth of the target's multiply-accumulate step
-// (schedules/x86/gemm_x86.h, k_group: 4 for VNNI, 2 for pmaddwd); P, the
+// (schedules/layout.h, k_group: 4 for VNNI and ARM's sdot, 2 for pmaddwd and
+// ARM's smull + sadalp); P, the
 // panel, is the width of a register tile (panel_width). Each panel of P
 // columns is one contiguous block, k group after k group, so a tile's weights
 // stream sequentially (no 4 KB-strided rows aliasing in L1). The runtime pads
@@ -25,14 +32,13 @@
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/template_generator.h"
-#include "schedules/layout.h"
-#include "schedules/x86/gemm_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
 namespace nx = qforge::numerics;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 namespace layout = qforge::schedules;  // layouts the schedules chose (schedules/layout.h)
 
 class PackGemmWeights : public Generator<PackGemmWeights> {
@@ -51,7 +57,7 @@ public:
         row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
     }
 
-    void schedule() { sx86::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, get_target()); }
+    void schedule() { qs::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, get_target()); }
 
 private:
     Var kk{"kk"}, ni{"ni"}, ko{"ko"}, no{"no"}, n{"n"};
@@ -67,7 +73,7 @@ public:
 
     // Output element type of the requantizing variant (uint8 or int8).
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
-    sx86::GemmParams tiling;
+    qs::GemmParams tiling;
 
     Input<Buffer<uint8_t>> a{"a", 2};                 // a(k, m), u8
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, ni, ko, no)
@@ -95,19 +101,26 @@ public:
         // more, overlapping whole tile), which keeps the inner loop's row addresses plain
         // base + offset (clamped, LLVM spent vector ops on them: 0.66 -> 0.72
         // of peak on one tile).
-        bias_folded(n) = bias(n) - a_zero_point * row_sums(n);
+        // With signed activations (schedules/layout.h: AArch64, whose sdot
+        // and smull need s8 x s8), a enters the products as a - 128 (a ^ 0x80 read
+        // as s8) and the zero point as z - 128: the same sum modulo 2^32.
+        const bool shift = layout::signed_activations(get_target());
+        const Expr zero_point = shift ? a_zero_point - 128 : Expr(a_zero_point);
+        bias_folded(n) = bias(n) - zero_point * row_sums(n);
 
         // acc over (column within panel, panel, row).
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
+        Expr a_k = a(group * r.y + r.x, m);
+        if (shift) a_k = cast<int8_t>(a_k ^ cast<uint8_t>(0x80));
         acc(ni, no, m) = bias_folded(panel * no + ni);
-        acc(ni, no, m) += cast<int32_t>(a(group * r.y + r.x, m)) * cast<int32_t>(packed(r.x, ni, r.y, no));
+        acc(ni, no, m) += cast<int32_t>(a_k) * cast<int32_t>(packed(r.x, ni, r.y, no));
         Expr sum = acc(n % panel, n / panel, m);
 
         c(n, m) = nx::accumulator_output(kind, requant_type, sum, channel_scale(n), out_zero_point, out_min, out_max);
     }
 
     void schedule() {
-        sx86::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, get_target(), tiling);
+        qs::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, get_target(), tiling);
     }
 
 private:
@@ -121,7 +134,7 @@ private:
 // layout() = {k group G, panel width P, rows per tile R}.
 class GemmLayoutProbe : public Generator<GemmLayoutProbe> {
 public:
-    sx86::GemmParams tiling;
+    qs::GemmParams tiling;
     Output<Buffer<int32_t>> layout{"layout", 1};
 
     void generate() {

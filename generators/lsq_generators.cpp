@@ -4,17 +4,17 @@
 // as docs/numerics.md says; the runtime does that rounding.
 #include "Halide.h"
 #include "common/numerics.h"
-#include "schedules/x86/quant_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
 namespace nx = qforge::numerics;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 
 class LsqBackwardPerTensor : public Generator<LsqBackwardPerTensor> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
     Input<Buffer<float>> dy{"dy", 1};
@@ -45,7 +45,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_lsq_backward_per_tensor(dx, i, total, r, {inv_scale, dscale, dzero_point},
+        qs::schedule_lsq_backward_per_tensor(dx, i, total, r, {inv_scale, dscale, dzero_point},
                                                get_target(), stream);
     }
 
@@ -87,7 +87,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {inv_scale, dscale, dzero_point},
+        qs::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {inv_scale, dscale, dzero_point},
                                                 get_target());
     }
 

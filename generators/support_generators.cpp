@@ -1,16 +1,16 @@
 // Small generators the runtime and benchmarks need besides the operators.
-//   cpu_variant_probe  returns which x86 variant the multi-target dispatcher
+//   cpu_variant_probe  returns which variant the multi-target dispatcher
 //                      picked (compiled for the same target list as the
 //                      operators, so it answers with the dispatcher's own choice)
 //   stream_copy        y = x over float32: the streaming-copy bandwidth that
 //                      the benchmarks compare memory-bound kernels against
 #include "Halide.h"
-#include "schedules/x86/quant_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 
 class CpuVariantProbe : public Generator<CpuVariantProbe> {
 public:
@@ -19,7 +19,9 @@ public:
     void generate() {
         const Target t = get_target();
         int id = 0;  // keep in sync with qforge::CpuVariant
-        if (t.has_feature(Target::AVX512_SapphireRapids)) {
+        if (t.has_feature(Target::ARMDotProd)) {
+            id = 4;
+        } else if (t.has_feature(Target::AVX512_SapphireRapids)) {
             id = 3;
         } else if (t.has_feature(Target::AVX2)) {
             id = 2;
@@ -32,14 +34,14 @@ public:
 
 class StreamCopy : public Generator<StreamCopy> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
     Output<Buffer<float>> y{"y", 1};
 
     void generate() { y(i) = x(i); }
 
-    void schedule() { sx86::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
 
 private:
     Var i{"i"};

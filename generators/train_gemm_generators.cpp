@@ -1,5 +1,6 @@
 // float32 GEMM and convolution helpers for training. Algorithms only; the
-// loops are decided in schedules/x86/train_gemm_x86.h.
+// loops are decided in schedules/schedules.h (per target family:
+// schedules/x86/train_gemm_x86.h, schedules/arm/train_gemm_arm.h).
 //
 //   sgemm_f32        c(n, m) = [c_prev(n, m) if accumulate] + bias(n) + sum_k a(k, m) * b(n, k)
 //                    a is op(A) read as a(k, m) (row-major [M, K]) or, with
@@ -26,17 +27,17 @@
 // with p the output pixel (n, oy, ox) in row-major order and
 //   ix = ox * stride_w - pad_left + kw * dilation_w   (iy likewise).
 #include "Halide.h"
-#include "schedules/x86/train_gemm_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 
 class SgemmF32 : public Generator<SgemmF32> {
 public:
     GeneratorParam<bool> a_transposed{"a_transposed", false};
-    sx86::SgemmParams tiling;
+    qs::SgemmParams tiling;
 
     Input<Buffer<float>> a{"a", 2};          // a(k, m), or a(m, k) with a_transposed
     Input<Buffer<float>> b{"b", 2};          // b(n, k), n padded to whole panels
@@ -46,7 +47,7 @@ public:
     Output<Buffer<float>> c{"c", 2};         // c(n, m)
 
     void generate() {
-        const int panel = sx86::sgemm_panel_width(get_target(), tiling);
+        const int panel = qs::sgemm_panel_width(get_target(), tiling);
         Func op_a("op_a");
         Expr k_extent;
         if (a_transposed) {
@@ -63,7 +64,7 @@ public:
         c(n, m) = select(accumulate != 0, c_prev(n, m) + sum, sum);
     }
 
-    void schedule() { sx86::schedule_sgemm(c, acc, ExternFuncArgument(b).image_param, n, m, ni, no, r, accumulate, get_target(), tiling); }
+    void schedule() { qs::schedule_sgemm(c, acc, ExternFuncArgument(b).image_param, n, m, ni, no, r, accumulate, get_target(), tiling); }
 
 private:
     Var n{"n"}, m{"m"}, k{"k"}, ni{"ni"}, no{"no"};
@@ -73,12 +74,12 @@ private:
 
 class SgemmLayoutProbe : public Generator<SgemmLayoutProbe> {
 public:
-    sx86::SgemmParams tiling;
+    qs::SgemmParams tiling;
     Output<Buffer<int32_t>> layout{"layout", 1};
 
     void generate() {
         const Target t = get_target();
-        layout(i) = select(i == 0, sx86::sgemm_panel_width(t, tiling), sx86::sgemm_tile_rows(t, tiling));
+        layout(i) = select(i == 0, qs::sgemm_panel_width(t, tiling), qs::sgemm_tile_rows(t, tiling));
     }
 
     void schedule() { layout.bound(i, 0, 2); }
@@ -102,7 +103,7 @@ public:
         }
     }
 
-    void schedule() { sx86::schedule_pack_f32(out, i, j, transpose, get_target()); }
+    void schedule() { qs::schedule_pack_f32(out, i, j, transpose, get_target()); }
 
 private:
     Var i{"i"}, j{"j"};
@@ -118,7 +119,7 @@ Func pad_spatially(const GeneratorInput<Buffer<float>> &x) {
 
 class Im2colF32 : public Generator<Im2colF32> {
 public:
-    sx86::Im2colF32Params tuning;
+    qs::Im2colF32Params tuning;
     Input<Buffer<float>> x{"x", 4};                   // x(c, w, h, n)
     Input<int32_t> channel_offset{"channel_offset"};  // first channel of the group
     Input<int32_t> stride_w{"stride_w"}, stride_h{"stride_h"};
@@ -136,7 +137,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_im2col_f32(col, ci, kw, kh, ox, oy, nn, col.dim(0).extent(), get_target(), tuning);
+        qs::schedule_im2col_f32(col, ci, kw, kh, ox, oy, nn, col.dim(0).extent(), get_target(), tuning);
     }
 
 private:
@@ -145,7 +146,7 @@ private:
 
 class Col2imF32 : public Generator<Col2imF32> {
 public:
-    sx86::Col2imF32Params tuning;
+    qs::Col2imF32Params tuning;
     Input<Buffer<float>> dcols{"dcols", 4};  // dcols(ci, kw, kh, p)
     Input<int32_t> out_width{"out_width"};
     Input<int32_t> out_height{"out_height"};
@@ -166,7 +167,7 @@ public:
         dx(c, ix, iy, nn) = sum(select(valid, dcols(c, r.x, r.y, p), 0.0f));
     }
 
-    void schedule() { sx86::schedule_col2im_f32(dx, c, iy, nn, get_target(), tuning); }
+    void schedule() { qs::schedule_col2im_f32(dx, c, iy, nn, get_target(), tuning); }
 
 private:
     Var c{"c"}, ix{"ix"}, iy{"iy"}, nn{"nn"};
@@ -174,7 +175,7 @@ private:
 
 class DirectConvF32 : public Generator<DirectConvF32> {
 public:
-    sx86::DirectConvF32Params tiling;
+    qs::DirectConvF32Params tiling;
     Input<Buffer<float>> x{"x", 4};        // x(c, w, h, n)
     Input<Buffer<float>> w{"w", 2};        // w(o, k), o padded (zeros) to whole panels
     Input<Buffer<float>> bias{"bias", 1};  // bias(o), padded likewise
@@ -185,7 +186,7 @@ public:
     Output<Buffer<float>> y{"y", 4};       // y(o, ox, oy, n)
 
     void generate() {
-        const int panel = sx86::direct_conv_f32_panel_width(get_target(), tiling);
+        const int panel = qs::direct_conv_f32_panel_width(get_target(), tiling);
         x_padded = pad_spatially(x);
         const Expr channels = x.dim(0).extent();
         r = RDom(0, channels, 0, kernel_w, 0, kernel_h, "r");  // c, kw, kh
@@ -198,7 +199,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_direct_conv_f32(y, acc, x_padded, o, ox, oy, n, oi, oo, r, x.dim(0).extent(), stride_w,
+        qs::schedule_direct_conv_f32(y, acc, x_padded, o, ox, oy, n, oi, oo, r, x.dim(0).extent(), stride_w,
                                        get_target(), tiling);
     }
 
@@ -210,7 +211,7 @@ private:
 
 class ConvWgradF32 : public Generator<ConvWgradF32> {
 public:
-    sx86::ConvWgradF32Params tiling;
+    qs::ConvWgradF32Params tiling;
     Input<Buffer<float>> x{"x", 3};        // x(f, h, n): rows of W * C floats
     Input<Buffer<float>> dy{"dy", 4};      // dy(o, ox, oy, n), O a whole number of panels
     Input<int32_t> channels{"channels"};
@@ -221,7 +222,7 @@ public:
     Output<Buffer<float>> part{"part", 4};  // part(o, j, kh, g)
 
     void generate() {
-        const int panel = sx86::conv_wgrad_f32_panel_width(get_target(), tiling);
+        const int panel = qs::conv_wgrad_f32_panel_width(get_target(), tiling);
         x_padded = BoundaryConditions::constant_exterior(
             x, 0.0f, {Range(x.dim(0).min(), x.dim(0).extent()), Range(x.dim(1).min(), x.dim(1).extent()), Range()});
         r = RDom(0, dy.dim(1).extent(), 0, dy.dim(2).extent(), 0, images_per_part, "r");  // ox, oy, image
@@ -234,7 +235,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_conv_wgrad_f32(part, acc, x_padded, o, j, kh, g, oi, oo, r, get_target(), tiling);
+        qs::schedule_conv_wgrad_f32(part, acc, x_padded, o, j, kh, g, oi, oo, r, get_target(), tiling);
     }
 
 private:
@@ -245,14 +246,14 @@ private:
 
 class ConvF32LayoutProbe : public Generator<ConvF32LayoutProbe> {
 public:
-    sx86::DirectConvF32Params tiling;
+    qs::DirectConvF32Params tiling;
     Output<Buffer<int32_t>> layout{"layout", 1};
 
     // {float lanes, direct conv tile rows with 1-vector panels, with 2-vector panels}
     void generate() {
         const Target t = get_target();
-        layout(i) = select(i == 0, sx86::float_lanes(t), i == 1, sx86::direct_conv_f32_tile_rows(t, 1, tiling),
-                           sx86::direct_conv_f32_tile_rows(t, 2, tiling));
+        layout(i) = select(i == 0, qs::float_lanes(t), i == 1, qs::direct_conv_f32_tile_rows(t, 1, tiling),
+                           qs::direct_conv_f32_tile_rows(t, 2, tiling));
     }
 
     void schedule() { layout.bound(i, 0, 3); }

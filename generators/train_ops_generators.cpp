@@ -1,6 +1,7 @@
 // The float32 training operators around the GEMMs, and the small integer-model
 // helpers. Algorithms only: every scheduling decision is in
-// schedules/x86/train_ops_x86.h. The formulas are written down in
+// schedules/schedules.h (per target family: schedules/x86/train_ops_x86.h,
+// schedules/arm/train_ops_arm.h). The formulas are written down in
 // docs/training-ops.md (and, for quantize/requantize, docs/numerics.md).
 //
 // Layout: NHWC activations, "per channel" is the innermost axis. A tensor
@@ -28,19 +29,19 @@
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/template_generator.h"
-#include "schedules/x86/train_ops_x86.h"
+#include "schedules/schedules.h"
 
 namespace {
 
 using namespace Halide;
 namespace nx = qforge::numerics;
-namespace sx86 = qforge::schedules::x86;
+namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 
 // ---- per-channel reductions and affine -----------------------------------------
 
 class ColumnSum : public Generator<ColumnSum> {
 public:
-    sx86::ColumnReductionParams reduce;
+    qs::ColumnReductionParams reduce;
 
     Input<Buffer<float>> x{"x", 2};  // (c, m)
     Output<Buffer<float>> out{"out", 1};
@@ -53,8 +54,8 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_column_reduction(total, c, r, get_target(), reduce);
-        sx86::schedule_channel_outputs({out}, c, get_target());
+        qs::schedule_column_reduction(total, c, r, get_target(), reduce);
+        qs::schedule_channel_outputs({out}, c, get_target());
     }
 
 private:
@@ -65,7 +66,7 @@ private:
 
 class ChannelAffine : public Generator<ChannelAffine> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 2};
     Input<Buffer<float>> scale{"scale", 1};
@@ -74,7 +75,7 @@ public:
 
     void generate() { y(c, m) = x(c, m) * scale(c) + shift(c); }
 
-    void schedule() { sx86::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream); }
+    void schedule() { qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream); }
 
 private:
     Var c{"c"}, m{"m"};
@@ -82,8 +83,8 @@ private:
 
 class ChannelAffineBackward : public Generator<ChannelAffineBackward> {
 public:
-    sx86::StreamingParams stream;
-    sx86::ColumnReductionParams reduce;
+    qs::StreamingParams stream;
+    qs::ColumnReductionParams reduce;
 
     Input<Buffer<float>> dy{"dy", 2};
     Input<Buffer<float>> x{"x", 2};
@@ -102,9 +103,9 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_column_reduction(sums, c, r, get_target(), reduce);
-        sx86::schedule_rows_2d(dx, c, m, x.dim(0).extent(), get_target(), stream);
-        sx86::schedule_channel_outputs({dscale, dshift}, c, get_target());
+        qs::schedule_column_reduction(sums, c, r, get_target(), reduce);
+        qs::schedule_rows_2d(dx, c, m, x.dim(0).extent(), get_target(), stream);
+        qs::schedule_channel_outputs({dscale, dshift}, c, get_target());
     }
 
 private:
@@ -123,8 +124,8 @@ Expr batch_norm_apply(const Expr &x, const Expr &mean, const Expr &factor, const
 
 class BatchNormTrain : public Generator<BatchNormTrain> {
 public:
-    sx86::StreamingParams stream;
-    sx86::ColumnReductionParams reduce;
+    qs::StreamingParams stream;
+    qs::ColumnReductionParams reduce;
 
     Input<Buffer<float>> x{"x", 2};  // (c, m)
     Input<Buffer<float>> gamma{"gamma", 1};
@@ -154,10 +155,10 @@ public:
 
     void schedule() {
         const Target t = get_target();
-        sx86::schedule_column_reduction(sum_x, c, r, t, reduce);
-        sx86::schedule_column_reduction(sum_sq, c, r, t, reduce);
-        sx86::schedule_per_channel_scalars({factor}, c, t);
-        sx86::schedule_rows_2d(y, c, m, x.dim(0).extent(), t, stream);
+        qs::schedule_column_reduction(sum_x, c, r, t, reduce);
+        qs::schedule_column_reduction(sum_sq, c, r, t, reduce);
+        qs::schedule_per_channel_scalars({factor}, c, t);
+        qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), t, stream);
     }
 
 private:
@@ -168,7 +169,7 @@ private:
 
 class BatchNormEval : public Generator<BatchNormEval> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 2};
     Input<Buffer<float>> gamma{"gamma", 1};
@@ -185,8 +186,8 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_per_channel_scalars({factor}, c, get_target());
-        sx86::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream);
+        qs::schedule_per_channel_scalars({factor}, c, get_target());
+        qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream);
     }
 
 private:
@@ -201,8 +202,8 @@ private:
 //   dgamma = dot * invstd, dbeta = sum_dy
 class BatchNormBackward : public Generator<BatchNormBackward> {
 public:
-    sx86::StreamingParams stream;
-    sx86::ColumnReductionParams reduce;
+    qs::StreamingParams stream;
+    qs::ColumnReductionParams reduce;
 
     Input<Buffer<float>> dy{"dy", 2};
     Input<Buffer<float>> x{"x", 2};
@@ -229,10 +230,10 @@ public:
 
     void schedule() {
         const Target t = get_target();
-        sx86::schedule_column_reduction(sums, c, r, t, reduce);
-        sx86::schedule_per_channel_scalars({k, grad_mean, factor}, c, t);
-        sx86::schedule_rows_2d(dx, c, m, x.dim(0).extent(), t, stream);
-        sx86::schedule_channel_outputs({dgamma, dbeta}, c, t);
+        qs::schedule_column_reduction(sums, c, r, t, reduce);
+        qs::schedule_per_channel_scalars({k, grad_mean, factor}, c, t);
+        qs::schedule_rows_2d(dx, c, m, x.dim(0).extent(), t, stream);
+        qs::schedule_channel_outputs({dgamma, dbeta}, c, t);
     }
 
 private:
@@ -246,14 +247,23 @@ private:
 // y = x < 0 ? +0 : x (PyTorch's clamp_min(x, 0): -0.0 and NaN pass through).
 class Relu : public Generator<Relu> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
     Output<Buffer<float>> y{"y", 1};
 
-    void generate() { y(i) = select(x(i) < 0.0f, 0.0f, x(i)); }
+    // x < 0 ? +0 : x, so -0 and NaN pass unchanged (PyTorch's relu). Written
+    // on the bits, integer compares only: a float compare-and-select becomes
+    // max(x, 0) (Halide's simplifier or LLVM, even through bitcasts), and
+    // AArch64's fmax gives +0 for -0. x < 0 <=> sign set, not -0, not NaN.
+    void generate() {
+        Expr bits = reinterpret<int32_t>(x(i));
+        Expr magnitude = bits & 0x7fffffff;
+        Expr negative = bits < 0 && magnitude != 0 && magnitude <= 0x7f800000;
+        y(i) = reinterpret<float>(select(negative, 0, bits));
+    }
 
-    void schedule() { sx86::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -263,7 +273,7 @@ private:
 // NaN test is explicit: Halide canonicalises y <= 0 into !(0 < y).
 class ReluBackward : public Generator<ReluBackward> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> dy{"dy", 1};
     Input<Buffer<float>> y{"y", 1};
@@ -271,7 +281,7 @@ public:
 
     void generate() { dx(i) = select(y(i) > 0.0f || is_nan(y(i)), dy(i), 0.0f); }
 
-    void schedule() { sx86::schedule_stream_1d(dx, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(dx, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -300,7 +310,7 @@ PoolMax pool_window(const std::function<Expr(Expr, Expr)> &at) {
 
 class MaxPool2x2 : public Generator<MaxPool2x2> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 4};                       // (c, w, h, n)
     Output<Func> out{"out", {Float(32), UInt(8)}, 4};     // (y, argmax) at (c, wo, ho, n)
@@ -311,7 +321,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_pool_rows(out, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream);
+        qs::schedule_pool_rows(out, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream);
     }
 
 private:
@@ -320,7 +330,7 @@ private:
 
 class MaxPool2x2Backward : public Generator<MaxPool2x2Backward> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> dy{"dy", 4};           // (c, wo, ho, n)
     Input<Buffer<uint8_t>> argmax{"argmax", 4};  // same
@@ -335,7 +345,7 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_pool_rows(dx, c, h, n, dy.dim(0).extent() * dy.dim(1).extent() * 2, get_target(), stream);
+        qs::schedule_pool_rows(dx, c, h, n, dy.dim(0).extent() * dy.dim(1).extent() * 2, get_target(), stream);
     }
 
 private:
@@ -346,7 +356,7 @@ template<typename Elem>
 class MaxPool2x2Int8 : public Generator<MaxPool2x2Int8<Elem>> {
 public:
     QF_TEMPLATE_GENERATOR(MaxPool2x2Int8);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<Elem>> x{"x", 4};
     Output<Buffer<Elem>> y{"y", 4};
@@ -357,8 +367,8 @@ public:
     }
 
     void schedule() {
-        sx86::schedule_pool_rows(y, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream,
-                                 sx86::byte_lanes(get_target()));
+        qs::schedule_pool_rows(y, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream,
+                                 qs::byte_lanes(get_target()));
     }
 
 private:
@@ -395,7 +405,7 @@ public:
         dlogits(k, b) = (exp(logits(k, b) - mx(b)) / se(b) - onehot) / bf;
     }
 
-    void schedule() { sx86::schedule_softmax_rows(dlogits, k, b, {mx, se, row_loss, total}, get_target()); }
+    void schedule() { qs::schedule_softmax_rows(dlogits, k, b, {mx, se, row_loss, total}, get_target()); }
 
 private:
     Var k{"k"}, b{"b"};
@@ -411,7 +421,7 @@ private:
 //   param = param + (-lr) * buf
 class SgdMomentum : public Generator<SgdMomentum> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> param{"param", 1};
     Input<Buffer<float>> grad{"grad", 1};
@@ -429,7 +439,7 @@ public:
         out(i) = Tuple(p + (-lr) * b, b);
     }
 
-    void schedule() { sx86::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -445,7 +455,7 @@ private:
 //   param = param + (neg_step_size * m) / denom
 class Adam : public Generator<Adam> {
 public:
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> param{"param", 1};
     Input<Buffer<float>> grad{"grad", 1};
@@ -470,7 +480,7 @@ public:
         out(i) = Tuple(p + (neg_step_size * m) / denom, m, v);
     }
 
-    void schedule() { sx86::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -484,7 +494,7 @@ template<typename Elem>
 class Quantize : public Generator<Quantize<Elem>> {
 public:
     QF_TEMPLATE_GENERATOR(Quantize);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<float>> x{"x", 1};
     Input<float> scale{"scale"};
@@ -500,7 +510,7 @@ public:
         q(i) = cast<Elem>(select(is_nan(x(i)), lo, qf));
     }
 
-    void schedule() { sx86::schedule_stream_1d(q, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(q, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -510,7 +520,7 @@ template<typename Elem>
 class Dequantize : public Generator<Dequantize<Elem>> {
 public:
     QF_TEMPLATE_GENERATOR(Dequantize);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<Elem>> q{"q", 1};
     Input<float> scale{"scale"};
@@ -519,7 +529,7 @@ public:
 
     void generate() { y(i) = nx::dequantize(cast<float>(q(i)), cast<float>(zero_point), scale); }
 
-    void schedule() { sx86::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
 
 private:
     Var i{"i"};
@@ -530,7 +540,7 @@ template<typename Elem>
 class Requantize : public Generator<Requantize<Elem>> {
 public:
     QF_TEMPLATE_GENERATOR(Requantize);
-    sx86::StreamingParams stream;
+    qs::StreamingParams stream;
 
     Input<Buffer<int32_t>> acc{"acc", 2};
     Input<Buffer<float>> multiplier{"multiplier", 1};
@@ -543,7 +553,7 @@ public:
         y(c, m) = cast<Elem>(nx::requantize(acc(c, m), multiplier(c), out_zero_point, out_min, out_max));
     }
 
-    void schedule() { sx86::schedule_rows_2d(y, c, m, acc.dim(0).extent(), get_target(), stream); }
+    void schedule() { qs::schedule_rows_2d(y, c, m, acc.dim(0).extent(), get_target(), stream); }
 
 private:
     Var c{"c"}, m{"m"};

@@ -1,43 +1,100 @@
 // The data layouts an algorithm needs to know because its schedule chose them
 // (the depth of a multiply-accumulate step, the width of a packed panel of
-// weights, rows per register tile). Algorithms ask here, by target family;
-// each family's schedule header defines its answers. Adding a target family
-// (ARM, CUDA) means adding its branch here and its schedules, not editing
-// algorithm files.
+// weights, rows per register tile, whether activations enter the dot product
+// as s8). Algorithms ask here; each query dispatches on the target family
+// (schedules/target_family.h) to that family's schedule header, which
+// defines its answers. Adding a target family means adding its branch here
+// and in schedules/schedules.h, not editing algorithm files.
+//
+// The layout probes (gemm_layout_probe, sgemm_layout_probe,
+// conv_f32_layout_probe) report these values to the runtime, which never
+// restates them.
 #pragma once
 
 #include "Halide.h"
+#include "schedules/arm/conv_arm.h"
+#include "schedules/arm/gemm_arm.h"
+#include "schedules/arm/train_gemm_arm.h"
+#include "schedules/params.h"
+#include "schedules/target_family.h"
 #include "schedules/x86/conv_x86.h"
 #include "schedules/x86/gemm_x86.h"
+#include "schedules/x86/train_gemm_x86.h"
 
 namespace qforge::schedules {
 
-inline Halide::CompileError no_schedule(const Halide::Target &t) {
-    return Halide::CompileError("qforge: no int8 schedule for target " + t.to_string());
-}
+// ---- int8 GEMM and convolutions ---------------------------------------------------
 
-// k values per packed group (4: VNNI's vpdpbusd; 2: pmaddwd).
+// k values per packed group (x86: 4 for VNNI's vpdpbusd, 2 for pmaddwd;
+// ARM: 4 for sdot, 2 for smull + sadalp).
 inline int k_group(const Halide::Target &t) {
-    if (t.arch == Halide::Target::X86) return x86::k_group(t);
-    throw no_schedule(t);
+    return family(t, "int8 k group") == Family::x86 ? x86::k_group(t) : arm::k_group(t);
 }
 
-// Output columns per packed weight panel (and register tile).
+// Output columns per packed weight panel (and register tile): 4 int32 vectors.
 inline int panel_width(const Halide::Target &t) {
-    if (t.arch == Halide::Target::X86) return x86::panel_width(t);
-    throw no_schedule(t);
+    return family(t, "int8 panel width") == Family::x86 ? x86::panel_width(t) : arm::panel_width(t);
 }
 
-// Rows per register tile for the given tiling parameters.
-inline int tile_rows(const Halide::Target &t, const x86::GemmParams &p) {
-    if (t.arch == Halide::Target::X86) return x86::tile_rows(t, p);
-    throw no_schedule(t);
+// Rows per register tile of the int8 GEMM for the given tiling parameters.
+inline int tile_rows(const Halide::Target &t, const GemmParams &p) {
+    return family(t, "int8 tile rows") == Family::x86 ? x86::tile_rows(t, p) : arm::tile_rows(t, p);
 }
 
 // Output channels per packed weight panel of the direct conv over input rows.
-inline int rows_conv_panel_width(const Halide::Target &t, const x86::RowsConvParams &p) {
-    if (t.arch == Halide::Target::X86) return x86::rows_conv_panel_width(t, p);
-    throw no_schedule(t);
+inline int rows_conv_panel_width(const Halide::Target &t, const RowsConvParams &p) {
+    return family(t, "int8 rows-conv panel") == Family::x86 ? x86::rows_conv_panel_width(t, p)
+                                                              : arm::rows_conv_panel_width(t, p);
+}
+
+// Whether the int8 kernels multiply s8 activations (a ^ 0x80 = a - 128)
+// with the s8 weights instead of u8 ones. True on AArch64: Halide 14 emits
+// sdot/udot only for operands of the same signedness (HALIDE14_NOTES G7),
+// and without dot product the same holds for smull (schedules/arm/gemm_arm.h).
+// The generators then fold the shift into the bias,
+//   acc = bias - (z - 128) * sum_k w + sum_k (a - 128) * w,
+// which equals bias - z * sum_k w + sum_k a * w modulo 2^32, so results are
+// bit-identical; the runtime interface (u8 inputs, zero point z) is unchanged.
+// x86 multiplies u8 x s8 directly (vpdpbusd; pmaddwd after widening): false.
+inline bool signed_activations(const Halide::Target &t) {
+    return family(t, "int8 activations") == Family::x86 ? false : arm::signed_activations(t);
+}
+
+// ---- float32 training GEMM and convolutions ------------------------------------------
+
+// fp32 lanes of one vector (the unit of the direct conv's panels).
+inline int float_lanes(const Halide::Target &t) {
+    return family(t, "float lanes") == Family::x86 ? x86::float_lanes(t) : arm::float_lanes(t);
+}
+
+// Columns per sgemm panel (the runtime pads B's columns to a multiple of this).
+inline int sgemm_panel_width(const Halide::Target &t, const SgemmParams &p) {
+    return family(t, "sgemm panel") == Family::x86 ? x86::sgemm_panel_width(t, p) : arm::sgemm_panel_width(t, p);
+}
+
+// Rows per sgemm register tile.
+inline int sgemm_tile_rows(const Halide::Target &t, const SgemmParams &p) {
+    return family(t, "sgemm tile rows") == Family::x86 ? x86::sgemm_tile_rows(t, p) : arm::sgemm_tile_rows(t, p);
+}
+
+// Output channels per panel of the float32 direct conv.
+inline int direct_conv_f32_panel_width(const Halide::Target &t, const DirectConvF32Params &p) {
+    return family(t, "direct conv f32 panel") == Family::x86 ? x86::direct_conv_f32_panel_width(t, p)
+                                                               : arm::direct_conv_f32_panel_width(t, p);
+}
+
+// Output pixels per register tile of the float32 direct conv with panels of
+// `panel_vectors` vectors.
+inline int direct_conv_f32_tile_rows(const Halide::Target &t, int panel_vectors, const DirectConvF32Params &p) {
+    return family(t, "direct conv f32 tile rows") == Family::x86
+               ? x86::direct_conv_f32_tile_rows(t, panel_vectors, p)
+               : arm::direct_conv_f32_tile_rows(t, panel_vectors, p);
+}
+
+// Output channels per panel of the float32 weight gradient.
+inline int conv_wgrad_f32_panel_width(const Halide::Target &t, const ConvWgradF32Params &p) {
+    return family(t, "conv wgrad f32 panel") == Family::x86 ? x86::conv_wgrad_f32_panel_width(t, p)
+                                                              : arm::conv_wgrad_f32_panel_width(t, p);
 }
 
 }  // namespace qforge::schedules

@@ -17,6 +17,7 @@ packages=(
   binutils
   libdnnl-dev
   ocl-icd-opencl-dev
+  g++-aarch64-linux-gnu qemu-user
 )
 
 # `make bench` also compares with PyTorch (bench/pytorch_reference.py).

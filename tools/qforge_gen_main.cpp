@@ -536,7 +536,7 @@ std::string run_child(const Request &r, const fs::path &tmp, std::string &warnin
         if (text.find("no int8 schedule for target") != std::string::npos ||
             text.find("no schedule for target") != std::string::npos) {
             return "operator " + r.op + " has no schedule for target " + target_list(r) +
-                   " yet (qforge's int8 schedules cover x86 targets only; Halide said: " + text + ")";
+                   " (qforge's schedules cover x86 and AArch64 targets; Halide said: " + text + ")";
         }
         if (kind == "driver") return "Halide's generator driver rejected the request for " + what + ": " + text;
         return "generating " + what + " failed: " + text;

@@ -9,6 +9,11 @@
 #include <mutex>
 #include <string>
 
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 #include "HalideRuntime.h"
 #include "kernel_call.h"
 #include "qf_cpu_variant_probe.h"
@@ -18,7 +23,7 @@ namespace qforge {
 
 namespace {
 
-std::atomic<int> g_max_variant{static_cast<int>(CpuVariant::avx512_vnni)};
+std::atomic<int> g_max_variant{static_cast<int>(CpuVariant::arm_dot_prod)};  // the highest: no cap
 std::atomic<bool> g_kernels_started{false};
 std::once_flag g_init_once;
 std::mutex g_cap_mutex;  // orders limit_cpu_variant against the first kernel call
@@ -44,6 +49,7 @@ bool has_feature(const uint64_t *features, int count, int bit) {
 
 // Which variant a target's feature list describes (the inverse of cmake/QforgeTargets.cmake).
 int variant_of_features(int count, const uint64_t *f) {
+    if (has_feature(f, count, halide_target_feature_arm_dot_prod)) return static_cast<int>(CpuVariant::arm_dot_prod);
     if (has_feature(f, count, halide_target_feature_avx512_sapphirerapids) ||
         has_feature(f, count, halide_target_feature_avx512)) {
         return static_cast<int>(CpuVariant::avx512_vnni);
@@ -55,6 +61,15 @@ int variant_of_features(int count, const uint64_t *f) {
 
 int capped_can_use_target_features(int count, const uint64_t *features) {
     if (variant_of_features(count, features) > g_max_variant.load()) return 0;
+#if defined(__aarch64__)
+    // Halide 14 leaves arm_dot_prod "unknown" on Linux and treats unknown
+    // features as present, so a CPU without sdot/udot (Cortex-A53, A72) would
+    // run the dot-product build and die of SIGILL (HALIDE14_NOTES G8). The
+    // kernel knows: HWCAP_ASIMDDP.
+    if (has_feature(features, count, halide_target_feature_arm_dot_prod) && !(getauxval(AT_HWCAP) & HWCAP_ASIMDDP)) {
+        return 0;
+    }
+#endif
     return halide_default_can_use_target_features(count, features);
 }
 
@@ -66,16 +81,18 @@ const char *cpu_variant_name(CpuVariant v) {
     case CpuVariant::sse41: return "sse41";
     case CpuVariant::avx2: return "avx2";
     case CpuVariant::avx512_vnni: return "avx512_vnni";
+    case CpuVariant::arm_dot_prod: return "arm_dot_prod";
     }
     return "?";
 }
 
 CpuVariant parse_cpu_variant(std::string_view name) {
-    for (CpuVariant v : {CpuVariant::baseline, CpuVariant::sse41, CpuVariant::avx2, CpuVariant::avx512_vnni}) {
+    for (CpuVariant v : {CpuVariant::baseline, CpuVariant::sse41, CpuVariant::avx2, CpuVariant::avx512_vnni,
+                         CpuVariant::arm_dot_prod}) {
         if (name == cpu_variant_name(v)) return v;
     }
     throw InvalidArgument("unknown CPU variant '" + std::string(name) +
-                          "' (expected avx512_vnni, avx2, sse41 or baseline)");
+                          "' (expected avx512_vnni, avx2, sse41, arm_dot_prod or baseline)");
 }
 
 void limit_cpu_variant(CpuVariant max_variant) {

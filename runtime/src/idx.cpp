@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if QFORGE_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -25,9 +27,92 @@ constexpr unsigned kChunk = 1u << 24;                 // read (and grow the buff
     throw FileError("read_idx: '" + path + "': " + problem);
 }
 
+#if QFORGE_HAVE_ZLIB
 struct GzCloser {
     void operator()(gzFile_s *f) const { gzclose(f); }
 };
+
+// An IDX file, gzip-compressed or not. gzdopen reads gzip streams (detected
+// by their magic 1f 8b) and plain files alike ("transparent" mode);
+// gzdirect() tells which it found.
+class IdxStream {
+public:
+    IdxStream(int fd, const std::string &path) : path_(path), gz_(gzdopen(fd, "rb")) {
+        if (!gz_) {
+            ::close(fd);
+            idx_fail(path, "cannot open (out of memory)");
+        }
+        gzbuffer(gz_.get(), 1u << 17);
+    }
+
+    // Reads up to n bytes; returns how many arrived (fewer only at the end);
+    // a corrupt or truncated gzip stream throws.
+    unsigned read(void *dst, unsigned n) {
+        unsigned got = 0;
+        while (got < n) {
+            const int r = gzread(gz_.get(), static_cast<char *>(dst) + got, n - got);
+            if (r < 0) {
+                int code = 0;
+                const char *msg = gzerror(gz_.get(), &code);
+                if (code == Z_ERRNO) idx_fail(path_, std::string("read error: ") + std::strerror(errno));
+                idx_fail(path_, std::string("corrupt gzip stream: ") + (msg ? msg : "unknown error"));
+            }
+            if (r == 0) {
+                // gzread reports a gzip stream cut short as end of file plus an error.
+                int code = 0;
+                const char *msg = gzerror(gz_.get(), &code);
+                if (code == Z_BUF_ERROR) {
+                    idx_fail(path_, std::string("truncated gzip stream: ") + (msg ? msg : "unexpected end of file"));
+                }
+                if (code != Z_OK) idx_fail(path_, std::string("corrupt gzip stream: ") + (msg ? msg : "unknown error"));
+                break;
+            }
+            got += static_cast<unsigned>(r);
+        }
+        return got;
+    }
+
+    bool compressed() { return gzdirect(gz_.get()) == 0; }
+
+private:
+    std::string path_;
+    std::unique_ptr<gzFile_s, GzCloser> gz_;
+};
+#else
+// A build without zlib (the AArch64 cross build when the sysroot has none)
+// reads uncompressed IDX files and names gzip ones as such.
+class IdxStream {
+public:
+    IdxStream(int fd, const std::string &path) : path_(path), fd_(fd) {}
+    ~IdxStream() { ::close(fd_); }
+    IdxStream(const IdxStream &) = delete;
+    IdxStream &operator=(const IdxStream &) = delete;
+
+    unsigned read(void *dst, unsigned n) {
+        unsigned got = 0;
+        while (got < n) {
+            const ssize_t r = ::read(fd_, static_cast<char *>(dst) + got, n - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) idx_fail(path_, std::string("read error: ") + std::strerror(errno));
+            if (r == 0) break;
+            if (first_ && got + r >= 2 && static_cast<unsigned char *>(dst)[0] == 0x1f &&
+                static_cast<unsigned char *>(dst)[1] == 0x8b) {
+                idx_fail(path_, "gzip-compressed, and this build of qforge has no zlib: decompress it first (gunzip)");
+            }
+            first_ = false;
+            got += static_cast<unsigned>(r);
+        }
+        return got;
+    }
+
+    bool compressed() { return false; }
+
+private:
+    std::string path_;
+    int fd_;
+    bool first_ = true;
+};
+#endif
 
 }  // namespace
 
@@ -39,45 +124,12 @@ IdxArray read_idx(const std::string &path) {
         ::close(fd);
         idx_fail(path, "not a regular file");
     }
-    // gzdopen reads gzip streams (detected by their magic 1f 8b) and plain
-    // files alike ("transparent" mode); gzdirect() tells which it found.
-    std::unique_ptr<gzFile_s, GzCloser> gz(gzdopen(fd, "rb"));
-    if (!gz) {
-        ::close(fd);
-        idx_fail(path, "cannot open (out of memory)");
-    }
-    gzbuffer(gz.get(), 1u << 17);
-
-    // Reads up to n bytes; returns how many arrived (fewer only at the end);
-    // a corrupt or truncated gzip stream throws.
-    auto read = [&](void *dst, unsigned n) -> unsigned {
-        unsigned got = 0;
-        while (got < n) {
-            const int r = gzread(gz.get(), static_cast<char *>(dst) + got, n - got);
-            if (r < 0) {
-                int code = 0;
-                const char *msg = gzerror(gz.get(), &code);
-                if (code == Z_ERRNO) idx_fail(path, std::string("read error: ") + std::strerror(errno));
-                idx_fail(path, std::string("corrupt gzip stream: ") + (msg ? msg : "unknown error"));
-            }
-            if (r == 0) {
-                // gzread reports a gzip stream cut short as end of file plus an error.
-                int code = 0;
-                const char *msg = gzerror(gz.get(), &code);
-                if (code == Z_BUF_ERROR) {
-                    idx_fail(path, std::string("truncated gzip stream: ") + (msg ? msg : "unexpected end of file"));
-                }
-                if (code != Z_OK) idx_fail(path, std::string("corrupt gzip stream: ") + (msg ? msg : "unknown error"));
-                break;
-            }
-            got += static_cast<unsigned>(r);
-        }
-        return got;
-    };
+    IdxStream stream(fd, path);
+    auto read = [&](void *dst, unsigned n) { return stream.read(dst, n); };
 
     unsigned char magic[4];
     const unsigned have = read(magic, 4);
-    const bool compressed = gzdirect(gz.get()) == 0;
+    const bool compressed = stream.compressed();
     const std::string decompressed = compressed ? " (after decompression)" : "";
     if (have < 4) {
         idx_fail(path, "truncated: expected a 4-byte IDX header, found " + std::to_string(have) + " bytes" + decompressed);

@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if QFORGE_HAVE_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -92,9 +94,38 @@ uint64_t get_le(const unsigned char *p, int n) {
     return v;
 }
 
+#if QFORGE_HAVE_ZLIB
 uint32_t crc_update(uint32_t crc, const void *data, size_t n) {
     return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef *>(data), n));
 }
+#else
+// Builds without zlib (the AArch64 cross build when the sysroot has none):
+// the same CRC-32 as zlib's crc32_z (reflected polynomial 0xEDB88320, initial
+// and final XOR 0xFFFFFFFF), a byte at a time, so files stay interchangeable.
+constexpr uint32_t crc_table_entry(uint32_t b) {
+    for (int k = 0; k < 8; k++) b = (b & 1) ? 0xEDB88320u ^ (b >> 1) : b >> 1;
+    return b;
+}
+struct CrcTable {
+    uint32_t v[256];
+    constexpr CrcTable() : v() {
+        for (uint32_t i = 0; i < 256; i++) v[i] = crc_table_entry(i);
+    }
+};
+constexpr CrcTable kCrcTable;
+constexpr uint32_t crc_bytes(uint32_t crc, const unsigned char *p, size_t n) {
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = kCrcTable.v[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+constexpr unsigned char kCheckInput[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+static_assert(crc_bytes(0, kCheckInput, 9) == 0xCBF43926u, "CRC-32 check value (zlib's)");
+
+uint32_t crc_update(uint32_t crc, const void *data, size_t n) {
+    if (data == nullptr) return 0;  // zlib: crc32_z(_, NULL, _) is the initial value
+    return crc_bytes(crc, static_cast<const unsigned char *>(data), n);
+}
+#endif
 
 std::string errno_text(int err) { return std::strerror(err); }
 

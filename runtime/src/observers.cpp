@@ -18,8 +18,10 @@ namespace {
 // which is NaN iff some x is NaN or infinite. QAT observes every activation
 // tensor every step, so this is written for the vectorizer (16 independent
 // lanes: IEEE order forbids reassociating one accumulator; select-style
-// min/max) and cloned for AVX-512 and AVX2, picked at load time.
+// min/max) and, on x86, cloned for AVX-512 and AVX2, picked at load time.
+#if defined(__x86_64__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif  // (AArch64: NEON is the baseline; nothing to pick)
 void fold_range(const float *x, int n, float *lo, float *hi, float *poison) {
     constexpr int kLanes = 16;
     float lmin[kLanes], lmax[kLanes], lpoison[kLanes];

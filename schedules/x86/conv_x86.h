@@ -6,41 +6,22 @@
 #include <string>
 
 #include "Halide.h"
+#include "schedules/common/conv_vars.h"
+#include "schedules/common/gather.h"
+#include "schedules/params.h"
 #include "schedules/x86/gemm_x86.h"
 #include "schedules/x86/quant_x86.h"
 
 namespace qforge::schedules::x86 {
 
-// Tunable parameters (GeneratorParams, searched by qforge-tune).
-struct Im2colParams {
-    GeneratorParam<int> pixels_per_task{"pixels_per_task", 64};  // output pixels per parallel task
-};
-struct DepthwiseParams {
-    // int32 vectors of channels per register tile. Keep 1: the runtime pads channels to 16 only
-    // (2 with C = 48 would read past the padding; measured no faster at C = 32).
-    GeneratorParam<int> channel_vectors{"channel_vectors", 1};
-    GeneratorParam<int> tile_pixels{"tile_pixels", 8};          // output pixels along ox per register tile
-    GeneratorParam<int> rows_per_task{"rows_per_task", 2};      // pairs of output rows per parallel task
-};
+// The tunable parameters (Im2colParams, DepthwiseParams, RowsConvParams) live
+// in schedules/params.h, shared by every target family; re-exported here.
+using qforge::schedules::DepthwiseParams;
+using qforge::schedules::Im2colParams;
+using qforge::schedules::RowsConvParams;
 
-// The direct conv over flattened input rows (direct_conv_rows_int8): its
-// weight panel is part of the packed layout the runtime writes.
-struct RowsConvParams {
-    // Output channels per weight panel and register tile, in int32 vectors:
-    // 1 or 2 for narrow convs (C_out 16 or 32 on AVX-512 computes only its
-    // own columns), 4 as the GEMM.
-    GeneratorParam<int> panel_vectors{"panel_vectors", 4};
-    GeneratorParam<int> tile_m{"tile_m", 0};              // output pixels along ox per tile (0: by target)
-    GeneratorParam<int> k_unroll{"k_unroll", 1};          // k groups of a kernel row per loop iteration
-    GeneratorParam<int> rows_per_task{"rows_per_task", 4};  // output rows (all images' rows fused) per task
-    // (C_in, stride_w) pairs given their own copy of the kernel ("C" for
-    // stride 1, "C/s" otherwise; ","-separated): with both known, the byte
-    // distance between neighbouring pixels' windows is a constant, and the
-    // tile's pixel rows are constant offsets from one pointer; otherwise each
-    // row needs a register of its own (14 rows spill).
-    GeneratorParam<std::string> specialize_for{"specialize_for", "1,2,3,4,8,16,3/2"};
-};
-
+// The direct conv over flattened input rows: its weight panel (1, 2 or 4
+// int32 vectors: panel_vectors) is part of the packed layout the runtime writes.
 inline int rows_conv_panel_width(const Target &t, const RowsConvParams &p) {
     return std::min(4, std::max(1, (int)p.panel_vectors)) * int32_lanes(t);
 }
@@ -55,15 +36,10 @@ inline int rows_conv_tile_rows(const Target &t, const RowsConvParams &p) {
     return pv == 1 ? 8 : pv == 2 ? 4 : 2;
 }
 
-// im2col: a gather of bytes, memory-bound. Pixels in parallel tasks; each
-// pixel's channels (contiguous in NHWC) are copied a vector at a time.
+// im2col: a gather of bytes (schedules/common/gather.h), a vector at a time.
 inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &t,
                             const Im2colParams &params) {
-    const int bytes = 4 * float_lanes(t);  // u8 lanes of one vector
-    Var pt("pt"), pi("pi");
-    col.split(p, pt, pi, std::max(1, (int)params.pixels_per_task), TailStrategy::GuardWithIf)
-        .parallel(pt)
-        .vectorize(ci, bytes, TailStrategy::GuardWithIf);
+    common::im2col_int8(col, ci, kw, kh, p, 4 * float_lanes(t), params);
 }
 
 // Depthwise: each output is a KHxKW dot product within one channel, so vectors
@@ -125,10 +101,8 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
         .unroll(ox);
 }
 
-// The direct conv's accumulator dimensions: channel within panel, panel, ox, oy, n.
-struct DirectConvAccVars {
-    Var oi, oo, ox, oy, n;
-};
+// The direct conv's accumulator dimensions (schedules/common/conv_vars.h).
+using qforge::schedules::DirectConvAccVars;
 
 // Direct conv: the GEMM's register tile with output pixels along ox as its
 // rows (tile_rows of them) and output channels as its panel columns. Tasks are

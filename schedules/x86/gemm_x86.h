@@ -11,20 +11,16 @@
 #pragma once
 
 #include "Halide.h"
+#include "schedules/params.h"
 #include "schedules/x86/quant_x86.h"
 
 namespace qforge::schedules::x86 {
 
-// Tunable parameters (0 = the target's default), searched by qforge-tune.
+// The tunable parameters (GemmParams: tile_m, row_tiles_per_task, k_unroll)
+// live in schedules/params.h, shared by every target family; re-exported here.
 // The register tile is panel_width(target) columns wide (the packed layout's
 // panel, so not a free parameter) by tile_m rows.
-struct GemmParams {
-    GeneratorParam<int> tile_m{"tile_m", 0};  // output rows per register tile
-    GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 32};  // parallel grain along M
-    // k groups per inner-loop iteration: more independent work between loop
-    // branches (1024^3 on 1 thread: 1 -> 585, 2 -> 656, 4 -> 650-665 GOPS).
-    GeneratorParam<int> k_unroll{"k_unroll", 4};
-};
+using qforge::schedules::GemmParams;
 
 inline int int32_lanes(const Target &t) { return float_lanes(t); }
 

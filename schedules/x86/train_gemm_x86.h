@@ -15,23 +15,22 @@
 #include <utility>
 
 #include "Halide.h"
+#include "schedules/common/gather.h"
+#include "schedules/params.h"
 #include "schedules/x86/quant_x86.h"
 
 namespace qforge::schedules::x86 {
 
 using namespace Halide;
 
-// Tunable parameters (0 = the target's default), searched by qforge-tune.
-struct SgemmParams {
-    GeneratorParam<int> tile_m{"tile_m", 0};                // output rows per register tile
-    GeneratorParam<int> panel_vectors{"panel_vectors", 0};  // float vectors per register tile row
-    GeneratorParam<int> row_tiles_per_task{"row_tiles_per_task", 16};  // parallel grain along M
-    GeneratorParam<int> k_unroll{"k_unroll", 4};            // k steps per inner-loop iteration
-    // Software prefetch of B's panel rows this many inner-loop iterations
-    // ahead (0: none). B rows are strided (the row stride of op(B)), which the
-    // hardware prefetchers follow poorly across 4 KB pages.
-    GeneratorParam<int> prefetch_b{"prefetch_b", 0};
-};
+// The tunable parameters (SgemmParams, Im2colF32Params, Col2imF32Params,
+// DirectConvF32Params, ConvWgradF32Params) live in schedules/params.h, shared
+// by every target family; re-exported here.
+using qforge::schedules::Col2imF32Params;
+using qforge::schedules::ConvWgradF32Params;
+using qforge::schedules::DirectConvF32Params;
+using qforge::schedules::Im2colF32Params;
+using qforge::schedules::SgemmParams;
 
 // Vectors per panel: 2 everywhere (a 32-wide panel on AVX-512 matches the
 // training network's 32-channel convs; 48 would waste a third there).
@@ -112,72 +111,24 @@ inline void schedule_sgemm(Func c, Func acc, const Internal::Parameter &b, const
     }
 }
 
-// Copy / transpose with zero padding: small (weights) or streaming; tiles of
-// vec x vec elements, the inner dimension vectorized, rows of tiles parallel.
+// Copy / transpose with zero padding (schedules/common/gather.h).
 inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool transposed, const Target &t) {
-    const int vec = float_lanes(t);
-    Var io("io"), jo("jo"), ii("ii"), ji("ji"), jt("jt");
-    if (transposed) {
-        out.tile(i, j, io, jo, ii, ji, vec, vec, TailStrategy::GuardWithIf)
-            .reorder(ii, ji, io, jo)
-            .vectorize(ii)
-            .unroll(ji)
-            .split(jo, jt, jo, 4, TailStrategy::GuardWithIf)
-            .parallel(jt);
-    } else {
-        out.vectorize(i, vec, TailStrategy::GuardWithIf).split(j, jt, jo, 64, TailStrategy::GuardWithIf).parallel(jt);
-    }
+    common::pack_f32(out, i, j, transposed, float_lanes(t));
 }
 
-struct Im2colF32Params {
-    GeneratorParam<int> rows_per_task{"rows_per_task", 2};  // output rows (oy, n) per parallel task
-};
-
-// im2col: a gather, memory-bound. Output rows (oy, n) in parallel tasks.
-// With at least a vector of channels per group, each tap's channels
-// (contiguous in NHWC) are copied a vector at a time; with fewer (e.g. a
-// 1-channel image: one float per tap) the vectors run along ox instead
-// (strided stores, but no scalar loop per tap: conv1 of the QAT network's
-// im2col: its forward went from 7 to about 11.6 GFLOPS on one thread).
+// im2col: a gather, memory-bound (schedules/common/gather.h).
 inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
                                 const Var &n, const Expr &channels, const Target &t, const Im2colF32Params &params) {
-    const int vec = float_lanes(t);
-    Var row("row"), rt("rt"), ri("ri");
-    col.fuse(oy, n, row)
-        .split(row, rt, ri, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
-        .parallel(rt);
-    col.specialize(channels >= vec).vectorize(ci, vec, TailStrategy::GuardWithIf);
-    col.reorder(ox, ci, kw, kh, ri, rt).vectorize(ox, vec, TailStrategy::GuardWithIf);
+    common::im2col_f32(col, ci, kw, kh, ox, oy, n, channels, float_lanes(t), params);
 }
 
-struct Col2imF32Params {
-    GeneratorParam<int> rows_per_task{"rows_per_task", 4};  // input rows (iy) per parallel task
-};
-
-// col2im as a gather: each dx element sums its own taps (no scatter, no
-// races). Channels vectorized (the per-element tap sum, an inline
-// reduction, is computed inside the vector loop); (iy, n) rows in parallel
-// tasks.
+// col2im as a gather (schedules/common/gather.h).
 inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &t,
                                 const Col2imF32Params &params) {
-    const int vec = float_lanes(t);
-    Var row("row"), rt("rt"), ri("ri");
-    dx.fuse(iy, n, row)
-        .split(row, rt, ri, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
-        .parallel(rt)
-        .vectorize(c, vec, TailStrategy::GuardWithIf);
+    common::col2im_f32(dx, c, iy, n, float_lanes(t), params);
 }
 
 // ---- implicit-GEMM convolutions (no column matrix) ---------------------------
-
-struct DirectConvF32Params {
-    GeneratorParam<int> panel_vectors{"panel_vectors", 2};  // float vectors of output channels per tile
-    GeneratorParam<int> tile_rows{"tile_rows", 0};          // output pixels (along ox) per tile; 0: target default
-    // Input channel counts compiled as special cases with stride_w = 1: the
-    // tile's x rows are then constant offsets from one address (otherwise
-    // each of the tile's rows keeps its own address, reloaded from the stack).
-    GeneratorParam<std::string> channel_specializations{"channel_specializations", "1,3,16,32,64"};
-};
 
 inline int direct_conv_f32_panel_width(const Target &t, const DirectConvF32Params &p) {
     return float_lanes(t) * std::max(1, (int)p.panel_vectors);
@@ -249,13 +200,6 @@ inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var 
         .unroll(nu)
         .unroll(ox);
 }
-
-struct ConvWgradF32Params {
-    GeneratorParam<int> panel_vectors{"panel_vectors", 2};  // float vectors of output channels per tile
-    GeneratorParam<bool> short_rows{"short_rows", false};   // tiles for kernel rows of <= 5 floats (C = 1)
-    GeneratorParam<int> tile_j{"tile_j", 0};                // row floats (kw, c) per tile; 0: default
-    GeneratorParam<int> tile_kh{"tile_kh", 0};              // kernel rows per tile; 0: default
-};
 
 inline int conv_wgrad_f32_panel_width(const Target &t, const ConvWgradF32Params &p) {
     return float_lanes(t) * std::max(1, (int)p.panel_vectors);

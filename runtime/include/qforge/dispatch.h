@@ -1,21 +1,27 @@
-// Which x86 variant of the AOT kernels runs, and thread control. Every kernel
-// library holds an AVX-512 VNNI, an AVX2+FMA, an SSE4.1 and a plain x86-64
-// build; Halide's dispatcher picks the best the CPU supports on the first call
-// and keeps that choice for the life of the process.
+// Which variant of the AOT kernels runs, and thread control. On x86-64 every
+// kernel library holds an AVX-512 VNNI, an AVX2+FMA, an SSE4.1 and a plain
+// x86-64 build; on AArch64 a dot-product (sdot) build and a plain NEON one.
+// Halide's dispatcher picks the best the CPU supports on the first call and
+// keeps that choice for the life of the process.
 //
 // Process-wide effects: before its first kernel runs, qforge installs Halide's
 // error handler (kernel failures become qforge::KernelError instead of abort())
-// and its can-use-target-features hook (for the variant cap). An app that also
-// runs its own Halide pipelines shares both.
+// and its can-use-target-features hook (for the variant cap, and on AArch64 to
+// ask the kernel whether the CPU has dot product, which Halide 14 does not
+// check). An app that also runs its own Halide pipelines shares both.
 #pragma once
 
 #include <string_view>
 
 namespace qforge {
 
-enum class CpuVariant : int { baseline = 0, sse41 = 1, avx2 = 2, avx512_vnni = 3 };
+// Ordered: a cap (limit_cpu_variant) allows its variant and those below it.
+// baseline is the architecture's plain build (x86-64 or AArch64 NEON); the
+// others exist on one architecture only.
+enum class CpuVariant : int { baseline = 0, sse41 = 1, avx2 = 2, avx512_vnni = 3, arm_dot_prod = 4 };
 
-const char *cpu_variant_name(CpuVariant v);  // "avx512_vnni", "avx2", "sse41", "baseline"
+// "avx512_vnni", "avx2", "sse41", "arm_dot_prod", "baseline"
+const char *cpu_variant_name(CpuVariant v);
 CpuVariant parse_cpu_variant(std::string_view name);  // throws InvalidArgument
 
 // The variant the dispatcher chose (asks the dispatcher itself, through a

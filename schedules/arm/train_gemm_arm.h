@@ -1,0 +1,268 @@
+// AArch64 NEON schedules for the float32 training GEMM and its convolution
+// helpers (generators/train_gemm_generators.cpp). No math here.
+//
+// The loop structures are x86's (train_gemm_x86.h, where the reasons are
+// written down); the register tiles are sized for NEON: 32 q registers of 4
+// floats, fmla (Halide 14 without strict_float lets LLVM contract the
+// multiply-add). Where a tile's A (or x) values for consecutive k are
+// adjacent in memory, LLVM loads 4 of them as one q register and multiplies
+// by lane (fmla v.4s, v.4s, v.s[i]), so those registers count too. Every
+// default below was checked in the generated assembly (arm-64-linux): no
+// stack traffic in the inner loops. Larger tiles (24-28 accumulators, as on
+// AVX-512) spilled there, because LLVM's scheduler keeps the loads of
+// several unrolled k steps in flight.
+#pragma once
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "Halide.h"
+#include "schedules/arm/quant_arm.h"
+#include "schedules/common/gather.h"
+#include "schedules/params.h"
+
+namespace qforge::schedules::arm {
+
+using namespace Halide;
+
+// Vectors per panel: 4 (16 columns): per k step 4 B vectors (2 ldp) feed
+// 4 x rows fmla, and a row's 4 consecutive k values are one q load (fmla by
+// lane). 16 columns also divides the training network's 16- and 32-channel
+// layers.
+inline int sgemm_panel_vectors(const Target &t, const SgemmParams &p) {
+    (void)t;
+    return p.panel_vectors > 0 ? (int)p.panel_vectors : 4;
+}
+
+// Columns per panel (the runtime pads B's columns to a multiple of this).
+inline int sgemm_panel_width(const Target &t, const SgemmParams &p) {
+    return float_lanes(t) * sgemm_panel_vectors(t, p);
+}
+
+// Rows per register tile: 16 accumulators (4 rows of 4 vectors, 8 of 2).
+// With the default k_unroll = 4, 4 x 4 runs 64 fmla in 95 instructions per
+// iteration (A not transposed; 97 transposed), 8 x 2 64 in 110; 6 x 4
+// spilled (57 stack accesses per 96 fmla), as did 5 x 4 and 12 x 2.
+inline int sgemm_tile_rows(const Target &t, const SgemmParams &p) {
+    if (p.tile_m > 0) return p.tile_m;
+    return std::max(1, std::min(8, 16 / sgemm_panel_vectors(t, p)));
+}
+
+// c(n, m) = acc(n % P, n / P, m) (+ c_prev): column panel and row tiles, as
+// on x86. M is a whole number of row tiles (the runtime runs the rest with
+// the 4-row and 1-row kernels); columns are whole panels in acc.
+inline void schedule_sgemm(Func c, Func acc, const Internal::Parameter &b, const Var &n, const Var &m,
+                           const Var &ni_acc, const Var &no_acc, const RDom &r, const Expr &accumulate,
+                           const Target &t, const SgemmParams &p) {
+    const int vec = float_lanes(t);
+    const int tn = sgemm_panel_width(t, p);
+    const int tm = sgemm_tile_rows(t, p);
+    // As on x86: without LLVM's SLP vectorizer each row address is one add
+    // (SLP packs the tile's row addresses into vector registers).
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
+    c.output_buffer().dim(0).set_min(0);
+
+    Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task"), nio("nio"), niv("niv");
+    const int grain = std::max(1, (int)p.row_tiles_per_task);
+    c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
+        .split(m, mo, mi, tm, TailStrategy::RoundUp)
+        .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
+        .reorder(ni, mi, mo, no, mt)
+        .fuse(no, mt, task)
+        .split(ni, nio, niv, vec)
+        .vectorize(niv)
+        .unroll(nio)
+        .unroll(mi)
+        .parallel(task);
+    c.specialize(accumulate != 0);
+
+    Var nu("nu"), nv("nv");
+    RVar ro("ro"), ri("ri");
+    acc.compute_at(c, mo)
+        .bound_extent(ni_acc, tn)
+        .bound_extent(no_acc, 1)
+        .bound_extent(m, tm)
+        .vectorize(ni_acc, vec)
+        .unroll(ni_acc)
+        .unroll(m);
+    acc.update()
+        .split(ni_acc, nu, nv, vec)
+        .split(r.x, ro, ri, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
+        .reorder(nv, nu, m, ri, ro)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(m)
+        .unroll(ri);
+    if (p.prefetch_b > 0) {
+        acc.update().prefetch(b, ro, ro, (int)p.prefetch_b, PrefetchBoundStrategy::NonFaulting);
+    }
+}
+
+// Copy / transpose with zero padding (schedules/common/gather.h): 4 x 4 tiles.
+inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool transposed, const Target &t) {
+    common::pack_f32(out, i, j, transposed, float_lanes(t));
+}
+
+// im2col: a gather, memory-bound (schedules/common/gather.h).
+inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
+                                const Var &n, const Expr &channels, const Target &t, const Im2colF32Params &params) {
+    common::im2col_f32(col, ci, kw, kh, ox, oy, n, channels, float_lanes(t), params);
+}
+
+// col2im as a gather (schedules/common/gather.h).
+inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &t,
+                                const Col2imF32Params &params) {
+    common::col2im_f32(dx, c, iy, n, float_lanes(t), params);
+}
+
+// ---- implicit-GEMM convolutions (no column matrix) ---------------------------
+
+inline int direct_conv_f32_panel_width(const Target &t, const DirectConvF32Params &p) {
+    return float_lanes(t) * std::max(1, (int)p.panel_vectors);
+}
+
+// Pixels per register tile: 14 with 1-vector panels, 7 with 2 (the
+// training network's 28- and 14-wide rows in whole tiles; the runtime uses
+// 1- and 2-vector panels). 2 x 14 = 28 accumulators spilled a register
+// every step; 2 x 7 and 1 x 14 do not.
+inline int direct_conv_f32_tile_rows(const Target &t, int panel_vectors, const DirectConvF32Params &p) {
+    (void)t;
+    if (p.tile_rows > 0) return p.tile_rows;
+    return std::max(1, 14 / std::max(1, panel_vectors));
+}
+
+// Direct conv: register tile of tile_rows output pixels along ox x one panel
+// of output channels; reduction over (c, kw, kh) reading the padded input in
+// place. Images are the parallel tasks; each image's zero-padded copy is made
+// inside its task. As on x86 (train_gemm_x86.h).
+inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var &o, const Var &ox, const Var &oy,
+                                     const Var &n, const Var &oi_acc, const Var &oo_acc, const RDom &r,
+                                     const Expr &channels, const Expr &stride_w, const Target &t,
+                                     const DirectConvF32Params &p) {
+    const int vec = float_lanes(t), pv = std::max(1, (int)p.panel_vectors), tn = vec * pv;
+    const int tm = direct_conv_f32_tile_rows(t, pv, p);
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // see schedule_sgemm
+    y.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
+    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
+        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
+        .reorder(oi, xi, xo, oo, oy, n)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
+        .unroll(xi)
+        .parallel(n);
+    // (After the loop structure: a specialization copies the schedule so far.)
+    {
+        const std::string list = p.channel_specializations;
+        for (size_t pos = 0; pos < list.size();) {
+            size_t end = list.find(',', pos);
+            if (end == std::string::npos) end = list.size();
+            const int v = std::atoi(list.substr(pos, end - pos).c_str());
+            if (v > 0) y.specialize(channels == v && stride_w == 1);
+            pos = end + 1;
+        }
+    }
+    {
+        const auto a = x_padded.args();  // c, w, h, n
+        x_padded.compute_at(y, n);
+        x_padded.specialize(channels >= vec).vectorize(a[0], vec, TailStrategy::GuardWithIf);
+        x_padded.reorder(a[1], a[0], a[2], a[3]).vectorize(a[1], vec, TailStrategy::GuardWithIf);
+    }
+    acc.compute_at(y, xo)
+        .bound_extent(oi_acc, tn)
+        .bound_extent(oo_acc, 1)
+        .bound_extent(ox, tm)
+        .bound_extent(oy, 1)
+        .bound_extent(n, 1)
+        .vectorize(oi_acc, vec)
+        .unroll(oi_acc)
+        .unroll(ox);
+    Var nu("nu"), nv("nv");
+    acc.update()
+        .split(oi_acc, nu, nv, vec)
+        .reorder(nv, nu, ox, r.x, r.y, r.z)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(ox);
+}
+
+inline int conv_wgrad_f32_panel_width(const Target &t, const ConvWgradF32Params &p) {
+    return float_lanes(t) * std::max(1, (int)p.panel_vectors);
+}
+
+// {row floats, kernel rows} per register tile. The x values of a kernel row
+// are consecutive floats (q loads, fmla by lane), one set per kernel row of
+// the tile, so kernel rows cost registers beyond their accumulators:
+// 2 vectors: 12 row floats x 1 kernel row (24 accumulators + 3 x + 2 dy);
+// 1 vector: 10 x 2 (20 accumulators; 12 x 2 spilled); short rows (a
+// 1-channel 5-wide kernel row): whole rows x 4 kernel rows with 1 vector
+// (5 x 5 = 25 spilled), 2 with 2.
+inline std::pair<int, int> conv_wgrad_f32_tile(const Target &t, const ConvWgradF32Params &p) {
+    (void)t;
+    const int pv = std::max(1, (int)p.panel_vectors);
+    int tj, tk;
+    if (p.short_rows) {
+        tj = 5;
+        tk = std::max(1, 20 / (5 * pv));
+    } else if (pv == 1) {
+        tj = 10;
+        tk = 2;
+    } else {
+        tj = std::max(1, std::min(12, 24 / pv));
+        tk = 1;
+    }
+    if (p.tile_j > 0) tj = p.tile_j;
+    if (p.tile_kh > 0) tk = p.tile_kh;
+    return {tj, tk};
+}
+
+// Weight gradient: register tile of one panel of output channels x tile_j
+// row floats x tile_kh kernel rows, reduction over the output pixels of one
+// image group. Image groups are the parallel tasks. As on x86.
+inline void schedule_conv_wgrad_f32(Func part, Func acc, Func x_padded, const Var &o, const Var &j, const Var &kh,
+                                    const Var &g, const Var &oi_acc, const Var &oo_acc, const RDom &r,
+                                    const Target &t, const ConvWgradF32Params &p) {
+    const int vec = float_lanes(t), tn = conv_wgrad_f32_panel_width(t, p);
+    const auto tile = conv_wgrad_f32_tile(t, p);
+    const int tj = tile.first, tk = tile.second;
+    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
+    part.output_buffer().dim(0).set_min(0);
+    Var oo("oo"), oi("oi"), jo("jo"), ji("ji"), ko("ko"), ki("ki"), oio("oio"), oiv("oiv");
+    part.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
+        .split(j, jo, ji, tj, TailStrategy::GuardWithIf)
+        .split(kh, ko, ki, tk, TailStrategy::GuardWithIf)
+        .reorder(oi, ji, ki, jo, ko, oo, g)
+        .split(oi, oio, oiv, vec)
+        .vectorize(oiv)
+        .unroll(oio)
+        .unroll(ji)
+        .unroll(ki)
+        .parallel(g);
+    {
+        const auto a = x_padded.args();  // f, h, n
+        x_padded.compute_at(part, g).vectorize(a[0], vec, TailStrategy::GuardWithIf);
+    }
+    acc.compute_at(part, jo)
+        .bound_extent(oi_acc, tn)
+        .bound_extent(oo_acc, 1)
+        .bound_extent(j, tj)
+        .bound_extent(kh, tk)
+        .bound_extent(g, 1)
+        .vectorize(oi_acc, vec)
+        .unroll(oi_acc)
+        .unroll(j)
+        .unroll(kh);
+    Var nu("nu"), nv("nv");
+    acc.update()
+        .split(oi_acc, nu, nv, vec)
+        .reorder(nv, nu, j, kh, r.x, r.y, r.z)
+        .vectorize(nv)
+        .unroll(nu)
+        .unroll(j)
+        .unroll(kh);
+}
+
+}  // namespace qforge::schedules::arm
