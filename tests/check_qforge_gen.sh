@@ -98,6 +98,56 @@ else
   fail "link test"; cat "$WORK/log" "$WORK/cxx.log" "$WORK/run.log" 2>/dev/null
 fi
 
+# ---- the tuned schedule database (<dir>/<target>.json) ----
+TUNED=$WORK/tuned
+mkdir -p "$TUNED"
+cat >"$TUNED/$AVX2.json" <<JSON
+{"format": "qforge-schedule-db", "version": 1, "target": "$AVX2",
+ "entries": [
+  {"operator": "gemm_int8_requant", "shape_class": "default", "params": {"tile_m": 1, "k_unroll": 2},
+   "default_ms": 1.0, "tuned_ms": 0.9},
+  {"operator": "gemm_int8_requant", "shape_class": "small_m", "params": {"k_unroll": 3}}]}
+JSON
+OUT=$WORK/tuned_out
+if "$GEN" --op gemm_int8 --target $AVX2 --out "$OUT" --tuned "$TUNED" --param tile_m=2 >"$WORK/log" 2>&1 &&
+   [ "$(json_get "$OUT/gemm_int8.manifest.json" "m['params']['k_unroll']['value'], m['params']['k_unroll']['source']")" = "2 tuned" ] &&
+   [ "$(json_get "$OUT/gemm_int8.manifest.json" "m['params']['tile_m']['value'], m['params']['tile_m']['source']")" = "2 user" ] &&
+   [ "$(json_get "$OUT/gemm_int8.manifest.json" "m['tuned_database']")" = "$TUNED/$AVX2.json" ]; then
+  pass "the tuned database supplies k_unroll=2; --param tile_m=2 overrides its tile_m; the manifest says so"
+else
+  fail "tuned database lookup"; cat "$WORK/log"; cat "$OUT/gemm_int8.manifest.json"
+fi
+OUT=$WORK/tuned_small
+if "$GEN" --op gemm_int8 --target $AVX2 --out "$OUT" --tuned "$TUNED" --shape-class small_m >"$WORK/log" 2>&1 &&
+   [ "$(json_get "$OUT/gemm_int8.manifest.json" "m['params']['k_unroll']['value'], m['params']['tile_m']['source']")" = "3 default" ]; then
+  pass "--shape-class picks the small_m entry"
+else
+  fail "--shape-class"; cat "$WORK/log"
+fi
+OUT=$WORK/tuned_off
+if "$GEN" --op gemm_int8 --target $AVX2 --out "$OUT" --tuned "$TUNED" --no-tuned >"$WORK/log" 2>&1 &&
+   [ "$(json_get "$OUT/gemm_int8.manifest.json" "m['params']['k_unroll']['source'], m['tuned_database']")" = "default None" ]; then
+  pass "--no-tuned ignores the database"
+else
+  fail "--no-tuned"; cat "$WORK/log"
+fi
+BAD=$WORK/tuned_bad
+mkdir -p "$BAD"
+echo '{"format": "qforge-schedule-db", "version": 1, "target": "'$AVX2'", "entries": [' >"$BAD/$AVX2.json"
+if ! "$GEN" --op gemm_int8 --target $AVX2 --out "$WORK/tb1" --tuned "$BAD" >"$WORK/log" 2>&1 &&
+   grep -q "tuned schedule database '.*' is not valid JSON" "$WORK/log" && [ ! -e "$WORK/tb1" ]; then
+  pass "a malformed tuned database is a clear error: $(head -1 "$WORK/log" | cut -c1-120)"
+else
+  fail "malformed tuned database"; cat "$WORK/log"
+fi
+echo '{"format": "qforge-schedule-db", "version": 1, "target": "'$AVX2'", "entries": [{"operator": "gemm_int8_requant", "shape_class": "default", "params": {"tile_q": 2}}]}' >"$BAD/$AVX2.json"
+if ! "$GEN" --op gemm_int8 --target $AVX2 --out "$WORK/tb2" --tuned "$BAD" >"$WORK/log" 2>&1 &&
+   grep -q "entries\[0\]: operator gemm_int8_requant has no parameter 'tile_q'" "$WORK/log"; then
+  pass "a tuned entry with an unknown parameter is a clear error"
+else
+  fail "unknown parameter in the tuned database"; cat "$WORK/log"
+fi
+
 # ---- AArch64: the int8 GEMM with dot product multiplies with sdot ----
 OUT=$WORK/arm_dot
 if "$GEN" --op gemm_int8 --target arm-64-linux-arm_dot_prod --out "$OUT" --emit asm >"$WORK/log" 2>&1 &&

@@ -441,6 +441,10 @@ struct Request {
     std::map<std::string, std::string> fixed;            // from the alias
     std::vector<ParamDesc> resolved;                     // every parameter, value used
     std::vector<std::string> builtin_set;                // built-in params the user set
+    std::string tuned_dir;                               // schedule database directory ("" = none)
+    std::string shape_class = "default";                 // which tuned entry to use
+    std::map<std::string, std::string> tuned;            // parameters taken from the database
+    std::string tuned_file;                              // the database file they came from
 };
 
 // ---- the child: run Halide's generator driver --------------------------------------------
@@ -473,6 +477,7 @@ struct Request {
         args.push_back("target=" + t);
         for (const auto &kv : r.fixed) args.push_back(kv.first + "=" + kv.second);
         for (const auto &kv : r.user_params) args.push_back(kv.first + "=" + kv.second);
+        for (const auto &kv : r.tuned) args.push_back(kv.first + "=" + kv.second);
         std::vector<char *> argv;
         for (auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
         argv.push_back(nullptr);
@@ -615,6 +620,65 @@ void resolve_operator(Request &r) {
     throw UsageError(msg);
 }
 
+// ---- the tuned schedule database (qforge-tune's output; docs/qforge-gen.md) ------------------
+
+// <dir>/<target>.json for a single-target request: the entry for this
+// generator and shape class supplies parameter values the user did not set.
+// A file that exists but is malformed is an error naming the file and the
+// problem (a silently ignored database would quietly change the schedule).
+void apply_tuned_database(Request &r, const std::set<std::string> &user_set, const std::vector<std::string> &names) {
+    if (r.tuned_dir.empty() || r.targets.size() != 1) return;
+    const fs::path file = fs::path(r.tuned_dir) / (r.targets[0].to_string() + ".json");
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) return;
+    const std::string where = "tuned schedule database '" + file.string() + "'";
+    nlohmann::json db;
+    {
+        std::ifstream in(file);
+        try {
+            db = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception &e) {
+            throw UsageError(where + " is not valid JSON: " + e.what());
+        }
+    }
+    auto bad = [&](const std::string &what) { throw UsageError(where + ": " + what); };
+    if (!db.is_object() || db.value("format", "") != "qforge-schedule-db") bad("\"format\" must be \"qforge-schedule-db\"");
+    if (!db.contains("version") || !db["version"].is_number_integer() || db["version"].get<int>() != 1) {
+        bad("unsupported \"version\" (this qforge-gen reads version 1)");
+    }
+    if (!db.contains("target") || !db["target"].is_string() || db["target"].get<std::string>() != r.targets[0].to_string()) {
+        bad("\"target\" must be \"" + r.targets[0].to_string() + "\" (the file's name)");
+    }
+    if (!db.contains("entries") || !db["entries"].is_array()) bad("\"entries\" must be an array");
+    for (size_t i = 0; i < db["entries"].size(); i++) {
+        const auto &e = db["entries"][i];
+        const std::string at = "entries[" + std::to_string(i) + "]";
+        if (!e.is_object() || !e.contains("operator") || !e["operator"].is_string() || !e.contains("shape_class") ||
+            !e["shape_class"].is_string() || !e.contains("params") || !e["params"].is_object()) {
+            bad(at + " needs \"operator\" and \"shape_class\" (strings) and \"params\" (an object)");
+        }
+        if (e["operator"].get<std::string>() != r.generator || e["shape_class"].get<std::string>() != r.shape_class) {
+            continue;
+        }
+        for (const auto &kv : e["params"].items()) {
+            if (std::find(names.begin(), names.end(), kv.key()) == names.end()) {
+                bad(at + ": operator " + r.generator + " has no parameter '" + kv.key() + "'");
+            }
+            std::string v;
+            if (kv.value().is_string()) {
+                v = kv.value().get<std::string>();
+            } else if (kv.value().is_number_integer() || kv.value().is_boolean()) {
+                v = kv.value().dump();
+            } else {
+                bad(at + ": parameter " + kv.key() + " must be a string, an integer or a boolean");
+            }
+            if (!user_set.count(kv.key()) && !r.fixed.count(kv.key())) r.tuned[kv.key()] = v;
+        }
+        r.tuned_file = file.string();
+        return;
+    }
+}
+
 void resolve_params(Request &r, const std::vector<std::string> &raw) {
     auto gen = make_generator(r.generator, r.targets[0].to_string());
     std::vector<ParamDesc> declared = generator_params(*gen);
@@ -649,6 +713,10 @@ void resolve_params(Request &r, const std::vector<std::string> &raw) {
         r.user_params.emplace_back(k, v);
         values[k] = v;
     }
+    // Tuned values for what the user left at its default; they are checked
+    // like the user's own below.
+    apply_tuned_database(r, seen, names);
+    for (const auto &kv : r.tuned) values[kv.first] = kv.second;
     // Check each value by setting it on a fresh generator (Halide parses it).
     for (const auto &kv : values) {
         auto probe = make_generator(r.generator, r.targets[0].to_string());
@@ -663,8 +731,9 @@ void resolve_params(Request &r, const std::vector<std::string> &raw) {
             }
             if (kv.first == "auto_schedule") help = "true or false";
             if (kv.first == "machine_params") help = "cores,last_level_cache_bytes,balance (e.g. 16,16777216,40)";
+            const std::string from = r.tuned.count(kv.first) ? " in " + r.tuned_file : "";
             throw UsageError("bad value '" + kv.second + "' for parameter " + kv.first + " of operator " + r.op +
-                             ": expected " + help + " (Halide: " + trim(e.what()) + ")");
+                             from + ": expected " + help + " (Halide: " + trim(e.what()) + ")");
         }
     }
     // Every parameter's value as used: the defaults with the given values applied.
@@ -752,7 +821,10 @@ int generate(Request &r) {
     std::set<std::string> given;
     for (const auto &kv : r.user_params) given.insert(kv.first);
     for (const auto &p : r.resolved) {
-        std::string source = r.fixed.count(p.name) ? "alias" : given.count(p.name) ? "user" : "default";
+        std::string source = r.fixed.count(p.name)   ? "alias"
+                             : given.count(p.name)   ? "user"
+                             : r.tuned.count(p.name) ? "tuned"
+                                                     : "default";
         params[p.name] = {{"value", p.value}, {"kind", p.kind}, {"source", source}};
     }
     for (const auto &b : r.builtin_set) {
@@ -761,6 +833,8 @@ int generate(Request &r) {
         }
     }
     m["params"] = params;
+    m["tuned_database"] = r.tuned_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.tuned_file);
+    m["shape_class"] = r.shape_class;
     m["emit"] = r.emits;
     m["halide_runtime"] = "included in the static library";
     nlohmann::json files = nlohmann::json::array();
@@ -834,6 +908,15 @@ int main(int argc, char **argv) {
                    "Extra outputs, comma-separated: asm, stmt, stmt_html, llvm_assembly, bitcode, object, "
                    "c_source, schedule, ... (the .a and .h are always written)");
     app.add_option("--name", r.name, "Library and function name (default: the operator name)");
+    r.tuned_dir = QFORGE_TUNED_DIR;
+    if (const char *env = std::getenv("QFORGE_TUNED_DIR"); env) r.tuned_dir = env;
+    app.add_option("--tuned", r.tuned_dir,
+                   "Tuned schedule database directory (<dir>/<target>.json, written by qforge-tune); "
+                   "default: " QFORGE_TUNED_DIR " or $QFORGE_TUNED_DIR");
+    bool no_tuned = false;
+    app.add_flag("--no-tuned", no_tuned, "Ignore the tuned schedule database (use the schedules' defaults)");
+    app.add_option("--shape-class", r.shape_class,
+                   "Which tuned entry of the operator to use (default: \"default\")");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -842,6 +925,7 @@ int main(int argc, char **argv) {
 
     try {
         if (list) return list_operators(list_json);
+        if (no_tuned) r.tuned_dir.clear();
         std::vector<std::string> missing;
         if (r.op.empty()) missing.push_back("--op");
         if (r.target_spec.empty()) missing.push_back("--target");
