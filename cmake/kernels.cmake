@@ -51,10 +51,15 @@ qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32)
 # Direct (implicit-GEMM) conv for ungrouped convs with C_in % 4 == 0: no im2col
 # pass. Its k loop runs over channel groups of one tap (16 for C_in = 64):
 # unrolling 2 measured best on the bench's convs (4: 56x56x64 slower).
-qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     ASSEMBLY PARAMS k_unroll=2)
-qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2)
-qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2)
-qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2)
+# Register tiles of 3 pixels x 2 output rows (tile_oy=2) instead of 6 x 1
+# pixels: less padding work at the end of narrow rows, and row pairs of all
+# images as parallel tasks (Zen 4, bench_conv vs oneDNN at 1 / 2 threads:
+# 8x14x14x256 3x3 0.75 / 0.72 -> 0.91 / 0.92; 56x56x64 0.92 / 0.85 -> 0.96 / 0.91;
+# 28x28x128 0.91 / 0.82 -> 0.92 / 0.88). 7 x 1 tiles spilled (0.58-0.70).
+qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     ASSEMBLY PARAMS k_unroll=2 tile_oy=2)
+qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2 tile_oy=2)
+qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2 tile_oy=2)
+qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2 tile_oy=2)
 # Direct conv over flattened input rows (any C_in, dilation_w = 1), in three
 # panel widths the runtime picks by C_out: 1, 2 or 4 int32 vectors
 # (qf_rconv<v>_<kind>): C_in = 1 or 3 convs skip im2col, and C_out = 16 or 32

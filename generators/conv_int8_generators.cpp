@@ -92,6 +92,7 @@ public:
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     qs::GemmParams tiling;
+    qs::DirectConvParams conv_tiling;
 
     Input<Buffer<uint8_t>> x{"x", 4};                 // x(c, w, h, n)
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo), as the GEMM's
@@ -144,7 +145,7 @@ public:
 
     void schedule() {
         qs::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
-                                   get_target(), tiling);
+                                 get_target(), tiling, conv_tiling);
     }
 
 private:

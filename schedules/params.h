@@ -40,6 +40,14 @@ struct GemmParams {
     GeneratorParam<int> k_unroll{"k_unroll", 4};
 };
 
+// The direct (implicit-GEMM) conv's register tile is tile_m output pixels
+// along ox (GemmParams) by tile_oy output rows: a 2-row tile keeps the tile's
+// pixel count while wasting less of it at the end of a narrow row (14 wide,
+// 6 x 1 tiles compute 18 pixels; 3 x 2 tiles compute 15 per row).
+struct DirectConvParams {
+    GeneratorParam<int> tile_oy{"tile_oy", 1};  // output rows per register tile
+};
+
 struct Im2colParams {
     GeneratorParam<int> pixels_per_task{"pixels_per_task", 64};  // output pixels per parallel task
 };

@@ -103,11 +103,11 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
 
 inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
                                  const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
-                                 const RDom &r, const Target &t, const GemmParams &p) {
+                                 const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
     if (is_x86(t, "direct_conv_int8")) {
-        return x86::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p);
+        return x86::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
     }
-    return arm::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p);
+    return arm::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
 }
 
 inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,

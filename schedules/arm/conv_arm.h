@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "Halide.h"
+#include "schedules/common/direct_conv.h"
 #include "schedules/arm/gemm_arm.h"
 #include "schedules/arm/quant_arm.h"
 #include "schedules/common/conv_vars.h"
@@ -131,45 +132,13 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
 // xor-ed input is materialised once at the root, 16 bytes at a time.
 inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
                                  const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
-                                 const RDom &r, const Target &t, const GemmParams &p) {
-    const int vec = int32_lanes(t), tn = panel_width(t), tm = direct_conv_tile_rows(t, p);
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // as on x86 (conv_x86.h)
-    for (Func f : per_channel) f.compute_root();
-    {
-        const auto a = x_padded.args();  // c, w, h, n
-        x_padded.compute_root().parallel(a[2]).vectorize(a[0], 4 * float_lanes(t), TailStrategy::GuardWithIf);
-    }
-    y.output_buffer().dim(0).set_min(0);
-    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
-    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
-        .reorder(oi, xi, xo, oo, oy, n)
-        .split(oi, oio, oiv, vec)
-        .vectorize(oiv)
-        .unroll(oio)
-        .unroll(xi)
-        .parallel(oy);
-    acc.compute_at(y, xo)
-        .bound_extent(av.oi, tn)
-        .bound_extent(av.oo, 1)
-        .bound_extent(av.ox, tm)
-        .bound_extent(av.oy, 1)
-        .bound_extent(av.n, 1)
-        .vectorize(av.oi, vec)
-        .unroll(av.oi)
-        .unroll(av.ox);
-    Var nu("nu"), nv("nv");
-    RVar cgo("cgo"), cgi("cgi");
-    acc.update()
-        .split(av.oi, nu, nv, vec)
-        .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z, r.w)
-        .atomic()
-        .vectorize(r.x)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(av.ox)
-        .unroll(cgi);
+                                 const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
+    // tile_m pixels x tile_oy rows; the rows multiply the accumulators, so a
+    // 2-row tile takes half the pixels (3 x 2 on AVX-512 instead of 6 x 1).
+    const int rows = std::max(1, (int)dp.tile_oy);
+    const int pixels = p.tile_m > 0 ? (int)p.tile_m : std::max(1, direct_conv_tile_rows(t, p) / rows);
+    schedule_direct_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r,
+                               {int32_lanes(t), panel_width(t), pixels, rows, (int)p.k_unroll, 4 * float_lanes(t)});
 }
 
 // Direct conv over flattened input rows: as schedule_direct_conv, with the

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "Halide.h"
+#include "schedules/common/direct_conv.h"
 #include "schedules/common/conv_vars.h"
 #include "schedules/common/gather.h"
 #include "schedules/params.h"
@@ -19,6 +20,7 @@ namespace qforge::schedules::x86 {
 using qforge::schedules::DepthwiseParams;
 using qforge::schedules::Im2colParams;
 using qforge::schedules::RowsConvParams;
+using qforge::schedules::DirectConvParams;
 
 // The direct conv over flattened input rows: its weight panel (1, 2 or 4
 // int32 vectors: panel_vectors) is part of the packed layout the runtime writes.
@@ -110,55 +112,13 @@ using qforge::schedules::DirectConvAccVars;
 // one row); the padded input is materialised once at the root.
 inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
                                  const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
-                                 const RDom &r, const Target &t, const GemmParams &p) {
-    const int vec = int32_lanes(t), tn = panel_width(t), tm = tile_rows(t, p);
-    // LLVM's SLP vectorizer packs this kernel's six row addresses into ymm
-    // registers and rebuilds them every k step (vpmullq/vpextrq, on the ports
-    // vpdpbusd needs): 56x56x64 3x3 ran at 411 GOPS with it, 503 without.
-    // Halide 14 passes HL_LLVM_ARGS to LLVM when it first initialises it,
-    // which in a generator process is after schedule(); each library is its
-    // own generator process, so this affects this kernel only. (The GEMM keeps
-    // SLP: there it measured slightly faster.) A caller's HL_LLVM_ARGS wins.
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
-    for (Func f : per_channel) f.compute_root();
-    {
-        const auto a = x_padded.args();  // c, w, h, n
-        x_padded.compute_root().parallel(a[2]).vectorize(a[0], 4 * float_lanes(t), TailStrategy::GuardWithIf);
-    }
-    // Output channels start at 0 (they index the packed weights), so o % P and
-    // o / P of a vector of channels simplify and the output stage reads the
-    // accumulator tile with whole vectors (as in the GEMM's schedule).
-    y.output_buffer().dim(0).set_min(0);
-    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
-    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
-        .reorder(oi, xi, xo, oo, oy, n)
-        .split(oi, oio, oiv, vec)
-        .vectorize(oiv)
-        .unroll(oio)
-        .unroll(xi)
-        .parallel(oy);
-    acc.compute_at(y, xo)
-        .bound_extent(av.oi, tn)
-        .bound_extent(av.oo, 1)
-        .bound_extent(av.ox, tm)
-        .bound_extent(av.oy, 1)
-        .bound_extent(av.n, 1)
-        .vectorize(av.oi, vec)
-        .unroll(av.oi)
-        .unroll(av.ox);
-    Var nu("nu"), nv("nv");
-    RVar cgo("cgo"), cgi("cgi");
-    acc.update()
-        .split(av.oi, nu, nv, vec)
-        .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z, r.w)
-        .atomic()
-        .vectorize(r.x)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(av.ox)
-        .unroll(cgi);
+                                 const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
+    // tile_m pixels x tile_oy rows; the rows multiply the accumulators, so a
+    // 2-row tile takes half the pixels (3 x 2 on AVX-512 instead of 6 x 1).
+    const int rows = std::max(1, (int)dp.tile_oy);
+    const int pixels = p.tile_m > 0 ? (int)p.tile_m : std::max(1, tile_rows(t, p) / rows);
+    schedule_direct_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r,
+                               {int32_lanes(t), panel_width(t), pixels, rows, (int)p.k_unroll, 4 * float_lanes(t)});
 }
 
 // Direct conv over flattened input rows: as schedule_direct_conv, with the
