@@ -9,9 +9,10 @@
 //   gemm_int8_f32       c(n, m) = float(acc(n, m)) * out_scale(n)
 // with
 //   acc(n, m) = bias(n) - a_zero_point * row_sums(n) + sum_k a(k, m) * w(k, n)
-// (stored per panel: acc(n % P, n / P, m)). M must be a multiple of the
-// kernel's row tile (schedules/layout.h, tile_rows; 1 for the GEMV
-// tiling): Halide's bounds check on A rejects any other M.
+// (stored per panel: acc(n % P, n / P, m)). M must be at least the
+// kernel's row tile (schedules/layout.h, tile_rows; 1 for the GEMV tiling):
+// the last tile is shifted inwards to end at row M, and Halide's bounds check
+// on A rejects a shorter M.
 // where a is u8. s8 activations are converted by the caller's view: a_u8 = a_s8 ^ 0x80 =
 // a_s8 + 128, with a_zero_point + 128 (the runtime does this; VNNI multiplies u8 x s8).
 // On targets with signed_activations (schedules/layout.h: AArch64) the
@@ -97,8 +98,8 @@ public:
         const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
         packed.dim(0).set_bounds(0, group).dim(1).set_bounds(0, panel).set_stride(group).dim(2).set_stride(group * panel);
         // Rows are read as they are (not clamped): the tiled kernels run whole
-        // row tiles only (the runtime covers the last M mod R rows with one
-        // more, overlapping whole tile), which keeps the inner loop's row addresses plain
+        // row tiles only (the last one shifted inwards to overlap the one
+        // before), which keeps the inner loop's row addresses plain
         // base + offset (clamped, LLVM spent vector ops on them: 0.66 -> 0.72
         // of peak on one tile).
         // With signed activations (schedules/layout.h: AArch64, whose sdot

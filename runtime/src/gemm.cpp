@@ -211,36 +211,22 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     Halide::Runtime::Buffer<int32_t> bb(bias_padded.data(), static_cast<int>(w.n_padded()));
     Halide::Runtime::Buffer<float> cs(channel_scale.data(), static_cast<int>(w.n_padded()));
     const GemmKernels kernels = kernels_for(epilogue.out);
-    // Whole row tiles run the tiled kernel, then the last m mod R rows as part
-    // of one more (overlapping) tile; a short M runs the one-row kernel.
-    // (A kernel error in the second call leaves the first call's rows written.)
+    // M >= R rows run the tiled kernel in one call: its last row tile is
+    // shifted inwards to end at row M (overlapping the one before, whose rows
+    // it writes again with the same values), so M need not be a multiple of R.
+    // One call, not a second one for the last M mod R rows: a parallel region
+    // costs microseconds of wake-up, which shows at 2 threads on short GEMMs.
+    // A short M runs the one-row kernel.
     const int64_t tile = gemm_layout().tile_rows;
-    const int64_t tiled_rows = m <= kGemvMaxRows ? 0 : m / tile * tile;
     auto call = [&](KernelFn fn, halide_buffer_t *ab, halide_buffer_t *cb, const std::string &name) {
         check_kernel(fn(ab, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max,
                         cb),
                      op, name.c_str());
     };
-    Halide::Runtime::Buffer<void> a_all(*a), c_all(*c);
-    if (tiled_rows > 0) {
-        auto a_main = a_all.cropped(1, a_all.dim(1).min(), static_cast<int>(tiled_rows));
-        auto c_main = c_all.cropped(1, c_all.dim(1).min(), static_cast<int>(tiled_rows));
-        call(kernels.tiled, a_main.raw_buffer(), c_main.raw_buffer(), kernels.name);
-    }
-    if (tiled_rows > 0 && tiled_rows < m) {
-        // The last m mod R rows: the tiled kernel again on the last whole
-        // tile, [m - R, m), which overlaps rows the first call wrote; it
-        // writes them again with the same values (the kernels are
-        // deterministic). Cheaper than the one-row kernel on those rows
-        // (64x1024x1024, 1 thread: about 600 -> 700 GOPS).
-        auto a_last = a_all.cropped(1, a_all.dim(1).min() + static_cast<int>(m - tile), static_cast<int>(tile));
-        auto c_last = c_all.cropped(1, c_all.dim(1).min() + static_cast<int>(m - tile), static_cast<int>(tile));
-        call(kernels.tiled, a_last.raw_buffer(), c_last.raw_buffer(), kernels.name);
-    } else if (tiled_rows < m) {
-        const int rest = static_cast<int>(m - tiled_rows);
-        auto a_rest = a_all.cropped(1, a_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
-        auto c_rest = c_all.cropped(1, c_all.dim(1).min() + static_cast<int>(tiled_rows), rest);
-        call(kernels.gemv, a_rest.raw_buffer(), c_rest.raw_buffer(), std::string(kernels.name) + "_gemv");
+    if (m > kGemvMaxRows && m >= tile) {
+        call(kernels.tiled, a, c, kernels.name);
+    } else {
+        call(kernels.gemv, a, c, std::string(kernels.name) + "_gemv");
     }
 }
 

@@ -80,9 +80,10 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
 }
 
 // c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
-// `per_column` are small Funcs over n (the folded bias) computed once. M is a
-// whole number of row tiles (the runtime covers the rest with one overlapping
-// tile). The structure and its reasons are x86's (gemm_x86.h).
+// `per_column` are small Funcs over n (the folded bias) computed once. Rows
+// run in whole tiles; the last is shifted inwards (ShiftInwards: it overlaps
+// the one before and writes its rows again with the same values), so any
+// M >= the tile runs in one call. The structure and its reasons are x86's (gemm_x86.h).
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
                                const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
                                const GemmParams &p) {
@@ -97,7 +98,7 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task"), nio("nio"), niv("niv");
     const int grain = std::max(1, (int)p.row_tiles_per_task);
     c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-        .split(m, mo, mi, tm, TailStrategy::RoundUp)
+        .split(m, mo, mi, tm, TailStrategy::ShiftInwards)
         .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
         .reorder(ni, mi, mo, no, mt)
         .fuse(no, mt, task)

@@ -58,9 +58,10 @@ inline int tile_rows(const Target &t, const GemmParams &p) {
 }
 
 // c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
-// `per_column` are small Funcs over n (the folded bias) computed once. M is a
-// whole number of row tiles (the runtime covers the rest with one overlapping
-// tile).
+// `per_column` are small Funcs over n (the folded bias) computed once. Rows
+// run in whole tiles; the last is shifted inwards (ShiftInwards: it overlaps
+// the one before and writes its rows again with the same values), so any
+// M >= the tile runs in one call.
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
                                const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r,
                                const Target &t, const GemmParams &p) {
@@ -82,7 +83,7 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
     // spreads over the cores. Column tiles are whole panels (guarded stores at
     // the edge, so a tile never straddles two panels); rows are whole tiles.
     c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-        .split(m, mo, mi, tm, TailStrategy::RoundUp)
+        .split(m, mo, mi, tm, TailStrategy::ShiftInwards)
         .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
         .reorder(ni, mi, mo, no, mt)
         .fuse(no, mt, task)
