@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "Halide.h"
+#include "schedules/common/gemm_int8.h"
 #include "schedules/arm/quant_arm.h"
 #include "schedules/params.h"
 
@@ -79,57 +80,17 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
     (void)row_sums;  // one pass over the weights: the default (serial) schedule
 }
 
-// c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
-// `per_column` are small Funcs over n (the folded bias) computed once. Rows
-// run in whole tiles; the last is shifted inwards (ShiftInwards: it overlaps
-// the one before and writes its rows again with the same values), so any
-// M >= the tile runs in one call. The structure and its reasons are x86's (gemm_x86.h).
+// The loop structure is schedules/common/gemm_int8.h; this family chooses
+// the register tile (panel_width x tile_rows) and the grain.
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
                                const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
                                const GemmParams &p) {
-    const int vec = int32_lanes(t);
-    const int tn = panel_width(t);
-    const int tm = tile_rows(t, p);
-    for (Func f : per_column) f.compute_root();
-    // Columns start at 0: n % P and n / P of a vector of columns become a
-    // dense ramp and a scalar (whole-vector reads of the accumulator tile).
-    c.output_buffer().dim(0).set_min(0);
-
-    Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task"), nio("nio"), niv("niv");
-    const int grain = std::max(1, (int)p.row_tiles_per_task);
-    c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-        .split(m, mo, mi, tm, TailStrategy::ShiftInwards)
-        .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
-        .reorder(ni, mi, mo, no, mt)
-        .fuse(no, mt, task)
-        .split(ni, nio, niv, vec)
-        .vectorize(niv)
-        .unroll(nio)
-        .unroll(mi)
-        .parallel(task);
-
-    Var nu("nu"), nv("nv");
-    RVar ryo("ryo"), ryi("ryi");
-    acc.compute_at(c, mo)
-        .bound_extent(ni_acc, tn)
-        .bound_extent(no_acc, 1)
-        .bound_extent(m, tm)
-        .vectorize(ni_acc, vec)
-        .unroll(ni_acc)
-        .unroll(m);
     // Per k group and row: one broadcast of the row's G bytes (ld1r), xor-ed,
     // against the panel's weights (2 ldp q per k group with dot product, 1
     // without): 4 sdot, or 4 smull + 4 sadalp.
-    acc.update()
-        .split(ni_acc, nu, nv, vec)
-        .split(r.y, ryo, ryi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(r.x, nv, nu, m, ryi, ryo)
-        .atomic()
-        .vectorize(r.x)  // the k group: VectorReduce -> sdot (dot product) / smull + sadalp
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(m)
-        .unroll(ryi);
+    schedule_gemm_int8_loops(c, acc, per_column, n, m, ni_acc, no_acc, r,
+                             {int32_lanes(t), panel_width(t), tile_rows(t, p), (int)p.row_tiles_per_task,
+                              (int)p.k_unroll});
 }
 
 }  // namespace qforge::schedules::arm

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "schedules/common/gemm_int8.h"
 #include "schedules/params.h"
 #include "schedules/x86/quant_x86.h"
 
@@ -57,65 +58,14 @@ inline int tile_rows(const Target &t, const GemmParams &p) {
     return p.tile_m > 0 ? (int)p.tile_m : default_tile_m(t);
 }
 
-// c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
-// `per_column` are small Funcs over n (the folded bias) computed once. Rows
-// run in whole tiles; the last is shifted inwards (ShiftInwards: it overlaps
-// the one before and writes its rows again with the same values), so any
-// M >= the tile runs in one call.
+// The loop structure is schedules/common/gemm_int8.h; this family chooses
+// the register tile (panel_width x tile_rows) and the grain.
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
                                const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r,
                                const Target &t, const GemmParams &p) {
-    const int vec = int32_lanes(t);
-    const int tn = panel_width(t);
-    const int tm = tile_rows(t, p);
-    for (Func f : per_column) f.compute_root();
-    // Columns start at 0 (n indexes the packed weights, so every caller's c
-    // does): with the min known, n % P and n / P of a vector of columns
-    // simplify to a dense ramp and a scalar, so the output stage reads the
-    // accumulator tile with whole-vector loads (an unknown min made it a
-    // 16-lane gather per vector: 3136x64x576 about 520 -> 600 GOPS).
-    c.output_buffer().dim(0).set_min(0);
-
-    Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task"), nio("nio"), niv("niv");
-    const int grain = std::max(1, (int)p.row_tiles_per_task);
-    // Column panel outer (its packed weights stay in L2), rows inner; parallel
-    // tasks are (panel, block of row tiles), so a narrow N (one panel) still
-    // spreads over the cores. Column tiles are whole panels (guarded stores at
-    // the edge, so a tile never straddles two panels); rows are whole tiles.
-    c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-        .split(m, mo, mi, tm, TailStrategy::ShiftInwards)
-        .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
-        .reorder(ni, mi, mo, no, mt)
-        .fuse(no, mt, task)
-        .split(ni, nio, niv, vec)
-        .vectorize(niv)
-        .unroll(nio)
-        .unroll(mi)
-        .parallel(task);
-
-    Var nu("nu"), nv("nv");
-    RVar ryo("ryo"), ryi("ryi");
-    // The accumulator: one full register tile per (mo, no), even at the right
-    // edge (padded columns have zero weights).
-    // (A column tile is one whole panel, so one `no` per tile: bound_extent
-    // tells Halide, which cannot prove n / P is constant over the tile.)
-    acc.compute_at(c, mo)
-        .bound_extent(ni_acc, tn)
-        .bound_extent(no_acc, 1)
-        .bound_extent(m, tm)
-        .vectorize(ni_acc, vec)
-        .unroll(ni_acc)
-        .unroll(m);
-    acc.update()
-        .split(ni_acc, nu, nv, vec)
-        .split(r.y, ryo, ryi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(r.x, nv, nu, m, ryi, ryo)
-        .atomic()
-        .vectorize(r.x)  // the k group: VectorReduce -> vpdpbusd (4 deep) / pmaddwd (2 deep)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(m)
-        .unroll(ryi);
+    schedule_gemm_int8_loops(c, acc, per_column, n, m, ni_acc, no_acc, r,
+                             {int32_lanes(t), panel_width(t), tile_rows(t, p), (int)p.row_tiles_per_task,
+                              (int)p.k_unroll});
 }
 
 }  // namespace qforge::schedules::x86
