@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "Halide.h"
+#include "schedules/common/sgemm.h"
 #include "schedules/arm/quant_arm.h"
 #include "schedules/common/gather.h"
 #include "schedules/params.h"
@@ -50,54 +51,15 @@ inline int sgemm_tile_rows(const Target &t, const SgemmParams &p) {
     return std::max(1, std::min(8, 16 / sgemm_panel_vectors(t, p)));
 }
 
-// c(n, m) = acc(n % P, n / P, m) (+ c_prev): column panel and row tiles, as
-// on x86. M is a whole number of row tiles (the runtime runs the rest with
-// the 4-row and 1-row kernels); columns are whole panels in acc.
+// The loop structure is schedules/common/sgemm.h (as on x86); ARM chooses
+// the tile. M is a whole number of row tiles (the runtime runs the rest with
+// the 4-row and 1-row kernels).
 inline void schedule_sgemm(Func c, Func acc, const Internal::Parameter &b, const Var &n, const Var &m,
                            const Var &ni_acc, const Var &no_acc, const RDom &r, const Expr &accumulate,
                            const Target &t, const SgemmParams &p) {
-    const int vec = float_lanes(t);
-    const int tn = sgemm_panel_width(t, p);
-    const int tm = sgemm_tile_rows(t, p);
-    // As on x86: without LLVM's SLP vectorizer each row address is one add
-    // (SLP packs the tile's row addresses into vector registers).
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
-    c.output_buffer().dim(0).set_min(0);
-
-    Var no("no"), mo("mo"), ni("ni"), mi("mi"), mt("mt"), task("task"), nio("nio"), niv("niv");
-    const int grain = std::max(1, (int)p.row_tiles_per_task);
-    c.split(n, no, ni, tn, TailStrategy::GuardWithIf)
-        .split(m, mo, mi, tm, TailStrategy::RoundUp)
-        .split(mo, mt, mo, grain, TailStrategy::GuardWithIf)
-        .reorder(ni, mi, mo, no, mt)
-        .fuse(no, mt, task)
-        .split(ni, nio, niv, vec)
-        .vectorize(niv)
-        .unroll(nio)
-        .unroll(mi)
-        .parallel(task);
-    c.specialize(accumulate != 0);
-
-    Var nu("nu"), nv("nv");
-    RVar ro("ro"), ri("ri");
-    acc.compute_at(c, mo)
-        .bound_extent(ni_acc, tn)
-        .bound_extent(no_acc, 1)
-        .bound_extent(m, tm)
-        .vectorize(ni_acc, vec)
-        .unroll(ni_acc)
-        .unroll(m);
-    acc.update()
-        .split(ni_acc, nu, nv, vec)
-        .split(r.x, ro, ri, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(nv, nu, m, ri, ro)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(m)
-        .unroll(ri);
-    if (p.prefetch_b > 0) {
-        acc.update().prefetch(b, ro, ro, (int)p.prefetch_b, PrefetchBoundStrategy::NonFaulting);
-    }
+    schedule_sgemm_loops(c, acc, b, n, m, ni_acc, no_acc, r, accumulate,
+                         {float_lanes(t), sgemm_panel_width(t, p), sgemm_tile_rows(t, p), (int)p.row_tiles_per_task,
+                          (int)p.k_unroll, (int)p.prefetch_b});
 }
 
 // Copy / transpose with zero padding (schedules/common/gather.h): 4 x 4 tiles.
