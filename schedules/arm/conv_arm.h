@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "Halide.h"
+#include "schedules/common/depthwise_conv.h"
 #include "schedules/common/direct_conv.h"
 #include "schedules/arm/gemm_arm.h"
 #include "schedules/arm/quant_arm.h"
@@ -63,68 +64,21 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
     common::im2col_int8(col, ci, kw, kh, p, 4 * float_lanes(t), params);
 }
 
-// Depthwise: each output is a KHxKW dot product within one channel, so vectors
-// run across channels (contiguous in NHWC). The generator interleaves the
-// input rows of each pair of output rows in groups of 4 (xt(k, c, ix, g, p)),
-// so one 16-byte load holds 4 input rows of 4 channels and one sdot does 4
-// taps per lane (without dot product: smull/smull2 + saddlp + addp). The
-// interleaved rows are s8 (xt applies the xor), as sdot and smull want. xt
-// is built per pair of output rows (row-sized: L1-resident) and read by
-// both: 16 channels x 4 rows per step, one interleaving store (st4). The
-// register tile is channel_vectors x tile_pixels accumulators (default
-// 1 x 8: 8 accumulators, one weight vector per tap group, each loaded once
+// Depthwise (loop structure: schedules/common/depthwise_conv.h): one 16-byte
+// load holds 4 interleaved input rows of 4 channels and one sdot does 4 taps
+// per lane (without dot product: smull/smull2 + saddlp + addp). The
+// interleaved rows are s8 (xt applies the xor), as sdot and smull want: 16
+// channels x 4 rows per step, one interleaving store (st4). Default tile
+// 1 x 8 (8 accumulators, one weight vector per tap group, each loaded once
 // per tile; a pixel's x is used by one channel only, so wider tiles save no
 // loads). channel_vectors may be 1, 2 or 4 (the runtime pads channels to 16).
-// Pairs of output rows are the parallel tasks.
 inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bias_folded, const RDom &r,
                                     const Var &c, const Var &ox, const Var &oy, const Var &n, const Var &k,
                                     const Var &ix, const Var &g, const Target &t, const DepthwiseParams &params) {
-    const int vec = int32_lanes(t);
-    const int lanes = vec * std::max(1, (int)params.channel_vectors);
-    const int tp = std::max(1, (int)params.tile_pixels);
-    // As on x86: keep LLVM's SLP vectorizer from packing the tile's pixel
-    // addresses into vector registers (every library is its own generator process).
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
-    bias_folded.compute_root();
-    w2.compute_root().bound_extent(w2.args()[0], 4);
-    Var co("co"), ci("ci"), xo("xo"), xi("xi"), yp("yp"), yq("yq"), task("task"), to("to"), ti("ti");
-    y.split(c, co, ci, lanes, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tp, TailStrategy::GuardWithIf)
-        .split(oy, yp, yq, 2, TailStrategy::GuardWithIf)
-        .reorder(ci, xi, co, xo, yq, yp, n)
-        .fuse(yp, n, task)
-        .split(task, to, ti, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
-        .parallel(to)
-        .vectorize(ci, vec)
-        .unroll(ci)
-        .unroll(xi);
     // xt: 16 channels (one q register of bytes) x the 4 interleaved rows per step.
-    Var xc("xc"), xv("xv");
-    xt.compute_at(y, ti)
-        .bound_extent(k, 4)
-        .split(c, xc, xv, 4 * vec, TailStrategy::GuardWithIf)
-        .reorder(xv, k, xc, ix, g)
-        .vectorize(xv)
-        .unroll(k);
-    // Whole register tiles only: channels come padded to 16, and pixels past
-    // the row's end read the padding, so every VectorReduce is full width.
-    Var cu("cu"), cv("cv");
-    acc.compute_at(y, co)
-        .bound_extent(c, lanes)
-        .bound_extent(ox, tp)
-        .split(c, cu, cv, vec)
-        .reorder(cv, cu, ox)
-        .vectorize(cv)
-        .unroll(cu)
-        .unroll(ox);
-    acc.update()
-        .split(c, cu, cv, vec)
-        .reorder(r.x, cv, cu, ox, r.y, r.z)
-        .atomic()
-        .vectorize(r.x)
-        .vectorize(cv)
-        .unroll(cu)
-        .unroll(ox);
+    schedule_depthwise_conv_loops(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g,
+                                  {int32_lanes(t), (int)params.channel_vectors, (int)params.tile_pixels,
+                                   (int)params.rows_per_task, 4 * int32_lanes(t)});
 }
 
 // Direct conv: the GEMM's register tile (16 channels, direct_conv_tile_rows

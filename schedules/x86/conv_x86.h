@@ -6,6 +6,7 @@
 #include <string>
 
 #include "Halide.h"
+#include "schedules/common/depthwise_conv.h"
 #include "schedules/common/direct_conv.h"
 #include "schedules/common/conv_vars.h"
 #include "schedules/common/gather.h"
@@ -44,63 +45,15 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
     common::im2col_int8(col, ci, kw, kh, p, 4 * float_lanes(t), params);
 }
 
-// Depthwise: each output is a KHxKW dot product within one channel, so vectors
-// run across channels (contiguous in NHWC). The generator interleaves the
-// input rows of each pair of output rows in groups of 4 (xt(k, c, ix, g, p)),
-// so one 64-byte load holds 4 input rows of 16 channels and one vpdpbusd
-// does 4 taps per lane. xt is built per pair of output rows (row-sized:
-// L1-resident) and read by both. The register tile is channel_vectors x
-// tile_pixels accumulators; each weight vector is loaded once per tile. Pairs
-// of output rows are the parallel tasks.
+// Depthwise (loop structure: schedules/common/depthwise_conv.h): one 64-byte
+// load holds 4 interleaved input rows of 16 channels and one vpdpbusd does 4
+// taps per lane; the rows are interleaved 32 channels per step.
 inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bias_folded, const RDom &r,
                                     const Var &c, const Var &ox, const Var &oy, const Var &n, const Var &k,
                                     const Var &ix, const Var &g, const Target &t, const DepthwiseParams &params) {
-    const int vec = int32_lanes(t);
-    const int lanes = vec * std::max(1, (int)params.channel_vectors);
-    const int tp = std::max(1, (int)params.tile_pixels);
-    // As in the direct conv below: LLVM's SLP vectorizer packs the tile's
-    // pixel addresses into ymm registers (vpaddq/vpextrq on the vpdpbusd ports).
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
-    bias_folded.compute_root();
-    w2.compute_root().bound_extent(w2.args()[0], 4);
-    Var co("co"), ci("ci"), xo("xo"), xi("xi"), yp("yp"), yq("yq"), task("task"), to("to"), ti("ti");
-    y.split(c, co, ci, lanes, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tp, TailStrategy::GuardWithIf)
-        .split(oy, yp, yq, 2, TailStrategy::GuardWithIf)
-        .reorder(ci, xi, co, xo, yq, yp, n)
-        .fuse(yp, n, task)
-        .split(task, to, ti, std::max(1, (int)params.rows_per_task), TailStrategy::GuardWithIf)
-        .parallel(to)
-        .vectorize(ci, vec)
-        .unroll(ci)
-        .unroll(xi);
-    Var xc("xc"), xv("xv");
-    xt.compute_at(y, ti)
-        .bound_extent(k, 4)
-        .split(c, xc, xv, 2 * vec, TailStrategy::GuardWithIf)
-        .reorder(xv, k, xc, ix, g)
-        .vectorize(xv)
-        .unroll(k);
-    // Whole register tiles only: the runtime pads the channels to a multiple of
-    // 16 (a VNNI reduction narrower than 16 lanes becomes VEX vpdpbusd xmm,
-    // HALIDE14_NOTES G3), and pixels past the row's end read the padding.
-    Var cu("cu"), cv("cv");
-    acc.compute_at(y, co)
-        .bound_extent(c, lanes)
-        .bound_extent(ox, tp)
-        .split(c, cu, cv, vec)
-        .reorder(cv, cu, ox)
-        .vectorize(cv)
-        .unroll(cu)
-        .unroll(ox);
-    acc.update()
-        .split(c, cu, cv, vec)
-        .reorder(r.x, cv, cu, ox, r.y, r.z)
-        .atomic()
-        .vectorize(r.x)
-        .vectorize(cv)
-        .unroll(cu)
-        .unroll(ox);
+    schedule_depthwise_conv_loops(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g,
+                                  {int32_lanes(t), (int)params.channel_vectors, (int)params.tile_pixels,
+                                   (int)params.rows_per_task, 2 * int32_lanes(t)});
 }
 
 // The direct conv's accumulator dimensions (schedules/common/conv_vars.h).
