@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "Halide.h"
+#include "schedules/common/rows_conv.h"
 #include "schedules/common/depthwise_conv.h"
 #include "schedules/common/direct_conv.h"
 #include "schedules/arm/gemm_arm.h"
@@ -102,67 +103,9 @@ inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vecto
                                const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
                                const RowsConvParams &p) {
-    const int vec = int32_lanes(t), tn = rows_conv_panel_width(t, p), tm = rows_conv_tile_rows(t, p);
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // as on x86 (conv_x86.h)
-    for (Func f : per_channel) f.compute_root();
-    {
-        // x_padded(b, h, n): rows of bytes, copied once with their padding.
-        const auto a = x_padded.args();
-        Var hn("hn");
-        x_padded.compute_root()
-            .fuse(a[1], a[2], hn)
-            .parallel(hn, 16, TailStrategy::GuardWithIf)
-            .vectorize(a[0], 4 * float_lanes(t), TailStrategy::RoundUp);
-    }
-    y.output_buffer().dim(0).set_min(0);
-    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv"), row("row"), task("task"), rt("rt");
-    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
-        .reorder(oi, xi, xo, oo, oy, n)
-        .fuse(oy, n, row)
-        .split(row, task, rt, std::max(1, (int)p.rows_per_task), TailStrategy::GuardWithIf)
-        .split(oi, oio, oiv, vec)
-        .vectorize(oiv)
-        .unroll(oio)
-        .unroll(xi)
-        .parallel(task);
-    // (After the loop structure: a specialization copies the schedule so far.)
-    // Known (C_in, stride_w): the tile's pixel windows are constant offsets
-    // from one pointer (as on x86).
-    {
-        const std::string list = p.specialize_for;
-        for (size_t pos = 0; pos < list.size();) {
-            size_t end = list.find(',', pos);
-            if (end == std::string::npos) end = list.size();
-            const std::string item = list.substr(pos, end - pos);
-            const size_t slash = item.find('/');
-            const int c = std::atoi(item.c_str());
-            const int s = slash == std::string::npos ? 1 : std::atoi(item.c_str() + slash + 1);
-            if (c > 0 && s > 0) y.specialize(channels == c && stride_w == s);
-            pos = end + 1;
-        }
-    }
-    acc.compute_at(y, xo)
-        .bound_extent(av.oi, tn)
-        .bound_extent(av.oo, 1)
-        .bound_extent(av.ox, tm)
-        .bound_extent(av.oy, 1)
-        .bound_extent(av.n, 1)
-        .vectorize(av.oi, vec)
-        .unroll(av.oi)
-        .unroll(av.ox);
-    Var nu("nu"), nv("nv");
-    RVar cgo("cgo"), cgi("cgi");
-    acc.update()
-        .split(av.oi, nu, nv, vec)
-        .split(r.y, cgo, cgi, std::max(1, (int)p.k_unroll), TailStrategy::GuardWithIf)
-        .reorder(r.x, nv, nu, av.ox, cgi, cgo, r.z)
-        .atomic()
-        .vectorize(r.x)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(av.ox)
-        .unroll(cgi);
+    schedule_rows_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w,
+                             {int32_lanes(t), rows_conv_panel_width(t, p), rows_conv_tile_rows(t, p), (int)p.k_unroll,
+                              (int)p.rows_per_task, 4 * float_lanes(t), std::string(p.specialize_for)});
 }
 
 }  // namespace qforge::schedules::arm

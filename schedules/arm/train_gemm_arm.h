@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "Halide.h"
+#include "schedules/common/conv_f32.h"
 #include "schedules/common/sgemm.h"
 #include "schedules/arm/quant_arm.h"
 #include "schedules/common/gather.h"
@@ -103,52 +104,9 @@ inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var 
                                      const Var &n, const Var &oi_acc, const Var &oo_acc, const RDom &r,
                                      const Expr &channels, const Expr &stride_w, const Target &t,
                                      const DirectConvF32Params &p) {
-    const int vec = float_lanes(t), pv = std::max(1, (int)p.panel_vectors), tn = vec * pv;
-    const int tm = direct_conv_f32_tile_rows(t, pv, p);
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);  // see schedule_sgemm
-    y.output_buffer().dim(0).set_min(0);
-    Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv");
-    y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
-        .split(ox, xo, xi, tm, TailStrategy::GuardWithIf)
-        .reorder(oi, xi, xo, oo, oy, n)
-        .split(oi, oio, oiv, vec)
-        .vectorize(oiv)
-        .unroll(oio)
-        .unroll(xi)
-        .parallel(n);
-    // (After the loop structure: a specialization copies the schedule so far.)
-    {
-        const std::string list = p.channel_specializations;
-        for (size_t pos = 0; pos < list.size();) {
-            size_t end = list.find(',', pos);
-            if (end == std::string::npos) end = list.size();
-            const int v = std::atoi(list.substr(pos, end - pos).c_str());
-            if (v > 0) y.specialize(channels == v && stride_w == 1);
-            pos = end + 1;
-        }
-    }
-    {
-        const auto a = x_padded.args();  // c, w, h, n
-        x_padded.compute_at(y, n);
-        x_padded.specialize(channels >= vec).vectorize(a[0], vec, TailStrategy::GuardWithIf);
-        x_padded.reorder(a[1], a[0], a[2], a[3]).vectorize(a[1], vec, TailStrategy::GuardWithIf);
-    }
-    acc.compute_at(y, xo)
-        .bound_extent(oi_acc, tn)
-        .bound_extent(oo_acc, 1)
-        .bound_extent(ox, tm)
-        .bound_extent(oy, 1)
-        .bound_extent(n, 1)
-        .vectorize(oi_acc, vec)
-        .unroll(oi_acc)
-        .unroll(ox);
-    Var nu("nu"), nv("nv");
-    acc.update()
-        .split(oi_acc, nu, nv, vec)
-        .reorder(nv, nu, ox, r.x, r.y, r.z)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(ox);
+    const int vec = float_lanes(t), pv = std::max(1, (int)p.panel_vectors);
+    schedule_direct_conv_f32_loops(y, acc, x_padded, o, ox, oy, n, oi_acc, oo_acc, r, channels, stride_w,
+                                   {vec, vec * pv, direct_conv_f32_tile_rows(t, pv, p), std::string(p.channel_specializations)});
 }
 
 inline int conv_wgrad_f32_panel_width(const Target &t, const ConvWgradF32Params &p) {
@@ -187,44 +145,9 @@ inline std::pair<int, int> conv_wgrad_f32_tile(const Target &t, const ConvWgradF
 inline void schedule_conv_wgrad_f32(Func part, Func acc, Func x_padded, const Var &o, const Var &j, const Var &kh,
                                     const Var &g, const Var &oi_acc, const Var &oo_acc, const RDom &r,
                                     const Target &t, const ConvWgradF32Params &p) {
-    const int vec = float_lanes(t), tn = conv_wgrad_f32_panel_width(t, p);
     const auto tile = conv_wgrad_f32_tile(t, p);
-    const int tj = tile.first, tk = tile.second;
-    setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
-    part.output_buffer().dim(0).set_min(0);
-    Var oo("oo"), oi("oi"), jo("jo"), ji("ji"), ko("ko"), ki("ki"), oio("oio"), oiv("oiv");
-    part.split(o, oo, oi, tn, TailStrategy::GuardWithIf)
-        .split(j, jo, ji, tj, TailStrategy::GuardWithIf)
-        .split(kh, ko, ki, tk, TailStrategy::GuardWithIf)
-        .reorder(oi, ji, ki, jo, ko, oo, g)
-        .split(oi, oio, oiv, vec)
-        .vectorize(oiv)
-        .unroll(oio)
-        .unroll(ji)
-        .unroll(ki)
-        .parallel(g);
-    {
-        const auto a = x_padded.args();  // f, h, n
-        x_padded.compute_at(part, g).vectorize(a[0], vec, TailStrategy::GuardWithIf);
-    }
-    acc.compute_at(part, jo)
-        .bound_extent(oi_acc, tn)
-        .bound_extent(oo_acc, 1)
-        .bound_extent(j, tj)
-        .bound_extent(kh, tk)
-        .bound_extent(g, 1)
-        .vectorize(oi_acc, vec)
-        .unroll(oi_acc)
-        .unroll(j)
-        .unroll(kh);
-    Var nu("nu"), nv("nv");
-    acc.update()
-        .split(oi_acc, nu, nv, vec)
-        .reorder(nv, nu, j, kh, r.x, r.y, r.z)
-        .vectorize(nv)
-        .unroll(nu)
-        .unroll(j)
-        .unroll(kh);
+    schedule_conv_wgrad_f32_loops(part, acc, x_padded, o, j, kh, g, oi_acc, oo_acc, r,
+                                  {float_lanes(t), conv_wgrad_f32_panel_width(t, p), tile.first, tile.second});
 }
 
 }  // namespace qforge::schedules::arm
