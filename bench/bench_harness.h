@@ -9,6 +9,8 @@
 // inline in namespace qfbench.
 #pragma once
 
+#include "bench_env.h"
+
 #include <benchmark/benchmark.h>
 #include <cpuid.h>
 #include <sys/syscall.h>
@@ -60,13 +62,6 @@ inline RunInfo g_run;
 inline std::string g_qforge_variant;  // qforge::cpu_variant_name(), set in bench_main
 inline const char *g_program = "bench";  // for messages: "bench_gemm", "bench_conv"
 
-inline double env_double(const char *name, double fallback) {
-    const char *v = std::getenv(name);
-    if (!v || !*v) return fallback;
-    char *end = nullptr;
-    double d = std::strtod(v, &end);
-    return (end && *end == '\0' && d > 0) ? d : fallback;
-}
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }

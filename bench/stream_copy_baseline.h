@@ -3,6 +3,8 @@
 // qf_stream_copy, interleaved with the op so both see the same background load.
 #pragma once
 
+#include "bench_env.h"
+
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -16,14 +18,6 @@
 #include "qf_stream_copy.h"
 #include "qforge/dispatch.h"
 
-// A positive number from the environment (QFORGE_BENCH_MIN_TIME, ...), or fallback.
-inline double env_double(const char *name, double fallback) {
-    const char *v = std::getenv(name);
-    if (!v || !*v) return fallback;
-    char *end = nullptr;
-    double d = std::strtod(v, &end);
-    return (end && *end == '\0' && d > 0) ? d : fallback;
-}
 
 // A streaming copy of `bytes` in total (bytes/8 floats read from src, the same written to dst).
 class StreamCopy {

@@ -129,21 +129,20 @@ inline void schedule_sgemm(Func c, Func acc, const Halide::Internal::Parameter &
     return arm::schedule_sgemm(c, acc, b, n, m, ni_acc, no_acc, r, accumulate, t, p);
 }
 
+// Memory-bound gathers: one loop structure for every family
+// (schedules/common/gather.h), at the family's vector width.
 inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool transposed, const Target &t) {
-    if (is_x86(t, "pack_f32")) return x86::schedule_pack_f32(out, i, j, transposed, t);
-    return arm::schedule_pack_f32(out, i, j, transposed, t);
+    common::pack_f32(out, i, j, transposed, float_lanes(t));
 }
 
 inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
                                 const Var &n, const Expr &channels, const Target &t, const Im2colF32Params &params) {
-    if (is_x86(t, "im2col_f32")) return x86::schedule_im2col_f32(col, ci, kw, kh, ox, oy, n, channels, t, params);
-    return arm::schedule_im2col_f32(col, ci, kw, kh, ox, oy, n, channels, t, params);
+    common::im2col_f32(col, ci, kw, kh, ox, oy, n, channels, float_lanes(t), params);
 }
 
 inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &t,
                                 const Col2imF32Params &params) {
-    if (is_x86(t, "col2im_f32")) return x86::schedule_col2im_f32(dx, c, iy, n, t, params);
-    return arm::schedule_col2im_f32(dx, c, iy, n, t, params);
+    common::col2im_f32(dx, c, iy, n, float_lanes(t), params);
 }
 
 inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var &o, const Var &ox, const Var &oy,

@@ -66,22 +66,9 @@ inline void schedule_sgemm(Func c, Func acc, const Internal::Parameter &b, const
                           (int)p.k_unroll, (int)p.prefetch_b});
 }
 
-// Copy / transpose with zero padding (schedules/common/gather.h).
-inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool transposed, const Target &t) {
-    common::pack_f32(out, i, j, transposed, float_lanes(t));
-}
-
-// im2col: a gather, memory-bound (schedules/common/gather.h).
-inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
-                                const Var &n, const Expr &channels, const Target &t, const Im2colF32Params &params) {
-    common::im2col_f32(col, ci, kw, kh, ox, oy, n, channels, float_lanes(t), params);
-}
-
-// col2im as a gather (schedules/common/gather.h).
-inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &t,
-                                const Col2imF32Params &params) {
-    common::col2im_f32(dx, c, iy, n, float_lanes(t), params);
-}
+// Copy / transpose, im2col and col2im are memory-bound gathers with one loop
+// structure for every family (schedules/common/gather.h, called from
+// schedules/schedules.h with the family's vector width).
 
 // ---- implicit-GEMM convolutions (no column matrix) ---------------------------
 
