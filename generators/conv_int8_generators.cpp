@@ -20,6 +20,7 @@
 // the same int32 sums modulo 2^32, bit-identical results.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/autoschedule.h"
 #include "common/template_generator.h"
 #include "schedules/schedules.h"
 
@@ -93,6 +94,7 @@ public:
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     qs::GemmParams tiling;
     qs::DirectConvParams conv_tiling;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "NxHxWxC:OxKHxKW[:sS][:pP]"
 
     Input<Buffer<uint8_t>> x{"x", 4};                 // x(c, w, h, n)
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo), as the GEMM's
@@ -144,11 +146,44 @@ public:
     }
 
     void schedule() {
+        if (this->get_auto_schedule()) {
+            set_autoschedule_estimates();
+            return;
+        }
         qs::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                  get_target(), tiling, conv_tiling);
     }
 
 private:
+    // The buffers the runtime passes (runtime/src/conv.cpp, direct_conv).
+    void set_autoschedule_estimates() {
+        namespace ng = qforge::generators;
+        const auto s = ng::parse_shape_spec(autoschedule.autoschedule_shape, "NxHxWxC:OxKHxKW[:sS][:pP]", 4, 3);
+        const int N = s.dims[0], H = s.dims[1], W = s.dims[2], C = s.dims[3];
+        const int O = s.kernel[0], KH = s.kernel[1], KW = s.kernel[2];
+        const int OH = (H + 2 * s.pad - KH) / s.stride + 1, OW = (W + 2 * s.pad - KW) / s.stride + 1;
+        const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
+        const int np = ng::round_up(O, 64), kp = ng::round_up(KH * KW * C, 4);
+        x.set_estimates({{0, C}, {0, W}, {0, H}, {0, N}});
+        packed.set_estimates({{0, group}, {0, panel}, {0, kp / group}, {0, np / panel}});
+        row_sums.set_estimates({{0, np}});
+        bias.set_estimates({{0, np}});
+        channel_scale.set_estimates({{0, np}});
+        x_zero_point.set_estimate(9);
+        kernel_w.set_estimate(KW);
+        kernel_h.set_estimate(KH);
+        stride_w.set_estimate(s.stride);
+        stride_h.set_estimate(s.stride);
+        dilation_w.set_estimate(1);
+        dilation_h.set_estimate(1);
+        pad_left.set_estimate(s.pad);
+        pad_top.set_estimate(s.pad);
+        out_zero_point.set_estimate(5);
+        out_min.set_estimate(0);
+        out_max.set_estimate(255);
+        y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
+    }
+
     Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
     RDom r;
     Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};
@@ -250,6 +285,7 @@ public:
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     qs::DepthwiseParams tuning;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "NxHxWxC:KHxKW[:sS][:pP]"
 
     Input<Buffer<uint8_t>> x{"x", 4};         // x(c, w, h, n)
     Input<Buffer<int8_t>> w{"w", 3};          // w(c, kw, kh): channels innermost, padded to 16
@@ -310,10 +346,38 @@ public:
     }
 
     void schedule() {
+        if (this->get_auto_schedule()) {
+            set_autoschedule_estimates();
+            return;
+        }
         qs::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, get_target(), tuning);
     }
 
 private:
+    // The buffers the runtime passes (runtime/src/conv.cpp: channels padded to 16).
+    void set_autoschedule_estimates() {
+        namespace ng = qforge::generators;
+        const auto s = ng::parse_shape_spec(autoschedule.autoschedule_shape, "NxHxWxC:KHxKW[:sS][:pP]", 4, 2);
+        const int N = s.dims[0], H = s.dims[1], W = s.dims[2], C = s.dims[3], cp = ng::round_up(C, 16);
+        const int KH = s.kernel[0], KW = s.kernel[1];
+        const int OH = (H + 2 * s.pad - KH) / s.stride + 1, OW = (W + 2 * s.pad - KW) / s.stride + 1;
+        x.set_estimates({{0, cp}, {0, W}, {0, H}, {0, N}});
+        w.set_estimates({{0, cp}, {0, KW}, {0, KH}});
+        bias.set_estimates({{0, cp}});
+        channel_scale.set_estimates({{0, cp}});
+        x_zero_point.set_estimate(9);
+        stride_w.set_estimate(s.stride);
+        stride_h.set_estimate(s.stride);
+        dilation_w.set_estimate(1);
+        dilation_h.set_estimate(1);
+        pad_left.set_estimate(s.pad);
+        pad_top.set_estimate(s.pad);
+        out_zero_point.set_estimate(5);
+        out_min.set_estimate(0);
+        out_max.set_estimate(255);
+        y.set_estimates({{0, C}, {0, OW}, {0, OH}, {0, N}});
+    }
+
     Var c{"c"}, ox{"ox"}, oy{"oy"}, n{"n"}, k{"k"}, ix{"ix"}, g{"g"}, p{"p"}, q{"q"};
     RDom r;
     Func acc{"acc"}, xt{"xt"}, w2{"w2"}, bias_folded{"bias_folded"};

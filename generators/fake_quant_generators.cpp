@@ -8,6 +8,7 @@
 // The *_mask variants add the STE mask (u8, 1 = inside the range) as a second output.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/autoschedule.h"
 #include "common/template_generator.h"
 #include "schedules/schedules.h"
 
@@ -28,6 +29,7 @@ class FakeQuantPerTensor : public Generator<FakeQuantPerTensor<with_mask>> {
 public:
     QF_TEMPLATE_GENERATOR(FakeQuantPerTensor);
     qs::StreamingParams stream;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "N" (elements)
 
     Input<Buffer<float>> x{"x", 1};
     Input<float> scale{"scale"};
@@ -49,7 +51,19 @@ public:
         }
     }
 
-    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() {
+        if (this->get_auto_schedule()) {
+            const int elements = qforge::generators::parse_shape_spec(autoschedule.autoschedule_shape, "N", 1, 0).dims[0];
+            x.set_estimates({{0, elements}});
+            scale.set_estimate(0.05f);
+            zero_point.set_estimate(128);
+            qmin.set_estimate(0);
+            qmax.set_estimate(255);
+            out.set_estimates({{0, elements}});
+            return;
+        }
+        qs::schedule_stream_1d(out, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};

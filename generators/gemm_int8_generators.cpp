@@ -32,6 +32,7 @@
 // read clamped (their results are not stored), columns past N have zero weights.
 #include "Halide.h"
 #include "common/numerics.h"
+#include "common/autoschedule.h"
 #include "common/template_generator.h"
 #include "schedules/schedules.h"
 
@@ -75,6 +76,7 @@ public:
     // Output element type of the requantizing variant (uint8 or int8).
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     qs::GemmParams tiling;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "MxNxK"
 
     Input<Buffer<uint8_t>> a{"a", 2};                 // a(k, m), u8
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, ni, ko, no)
@@ -121,10 +123,32 @@ public:
     }
 
     void schedule() {
+        if (this->get_auto_schedule()) {
+            set_autoschedule_estimates();
+            return;
+        }
         qs::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, get_target(), tiling);
     }
 
 private:
+    // The buffers the runtime passes for an M x N x K GEMM (runtime/src/gemm.cpp).
+    void set_autoschedule_estimates() {
+        namespace ng = qforge::generators;
+        const auto s = ng::parse_shape_spec(autoschedule.autoschedule_shape, "MxNxK", 3, 0);
+        const int rows = s.dims[0], cols = s.dims[1], kp = ng::round_up(s.dims[2], 4), np = ng::round_up(cols, 64);
+        const int group = layout::k_group(get_target()), panel = layout::panel_width(get_target());
+        a.set_estimates({{0, kp}, {0, rows}});
+        packed.set_estimates({{0, group}, {0, panel}, {0, kp / group}, {0, np / panel}});
+        row_sums.set_estimates({{0, np}});
+        bias.set_estimates({{0, np}});
+        channel_scale.set_estimates({{0, np}});
+        a_zero_point.set_estimate(7);
+        out_zero_point.set_estimate(5);
+        out_min.set_estimate(0);
+        out_max.set_estimate(255);
+        c.set_estimates({{0, cols}, {0, rows}});
+    }
+
     Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
     RDom r;
     Func bias_folded{"bias_folded"}, acc{"acc"};

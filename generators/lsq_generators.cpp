@@ -3,6 +3,7 @@
 // fake-quant forward (fake_quant_generators.cpp) with the zero point rounded
 // as docs/numerics.md says; the runtime does that rounding.
 #include "Halide.h"
+#include "common/autoschedule.h"
 #include "common/numerics.h"
 #include "schedules/schedules.h"
 
@@ -15,6 +16,7 @@ namespace qs = qforge::schedules;  // schedules/schedules.h: per-family dispatch
 class LsqBackwardPerTensor : public Generator<LsqBackwardPerTensor> {
 public:
     qs::StreamingParams stream;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "N" (elements)
 
     Input<Buffer<float>> x{"x", 1};
     Input<Buffer<float>> dy{"dy", 1};
@@ -45,6 +47,20 @@ public:
     }
 
     void schedule() {
+        if (get_auto_schedule()) {
+            const int elements = qforge::generators::parse_shape_spec(autoschedule.autoschedule_shape, "N", 1, 0).dims[0];
+            x.set_estimates({{0, elements}});
+            dy.set_estimates({{0, elements}});
+            scale.set_estimate(0.05f);
+            zero_point.set_estimate(2);
+            qmin.set_estimate(-128);
+            qmax.set_estimate(127);
+            grad_scale.set_estimate(1e-4f);
+            dx.set_estimates({{0, elements}});
+            dscale.set_estimates({});
+            dzero_point.set_estimates({});
+            return;
+        }
         qs::schedule_lsq_backward_per_tensor(dx, i, total, r, {inv_scale, dscale, dzero_point},
                                                get_target(), stream);
     }

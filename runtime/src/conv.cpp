@@ -11,6 +11,8 @@
 
 #include "gemm_internal.h"
 #include "kernel_call.h"
+#include "qforge/tuning.h"
+#include "tuned_kernels.h"
 #include "qf_dwconv_f32.h"
 #include "qf_dwconv_s32.h"
 #include "qf_dwconv_s8.h"
@@ -155,11 +157,14 @@ void direct_conv(const char *op, const Prepared &in, const PackedConvWeights &w,
     Halide::Runtime::Buffer<float> cs(ge.channel_scale.data(), static_cast<int>(gw.n_padded()));
     Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(w.out_channels()),
                                      static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+    const int32_t kw = static_cast<int32_t>(w.kernel_w()), kh = static_cast<int32_t>(w.kernel_h());
+    int32_t stride_w = g.stride_w, stride_h = g.stride_h, dilation_w = g.dilation_w, dilation_h = g.dilation_h;
+    int32_t pad_left = g.pad_left, pad_top = g.pad_top, x_zero_point = in.zero_point;
+    const char *cls = shape_class::direct_conv(ow);  // tuned kernels per class (qforge/tuning.h)
     auto call = [&](auto fn, const char *name) {
-        detail::check_kernel(fn(xb, pb, sb, bb, in.zero_point, static_cast<int32_t>(w.kernel_w()),
-                                static_cast<int32_t>(w.kernel_h()), g.stride_w, g.stride_h, g.dilation_w,
-                                g.dilation_h, g.pad_left, g.pad_top, cs, ge.out_zero_point, ge.out_min, ge.out_max,
-                                yb),
+        detail::check_kernel(detail::call_kernel(detail::choose_kernel(name, cls), fn, xb, pb, sb, bb, x_zero_point,
+                                                 kw, kh, stride_w, stride_h, dilation_w, dilation_h, pad_left,
+                                                 pad_top, cs, ge.out_zero_point, ge.out_min, ge.out_max, yb),
                              op, name);
     };
     call_for_output(e.out, KernelFamily<decltype(&qf_dconv_s32)>{qf_dconv_s32, qf_dconv_u8, qf_dconv_s8, qf_dconv_f32, "qf_dconv"},
@@ -271,10 +276,15 @@ void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, con
         Halide::Runtime::Buffer<float> sb(scale.data(), static_cast<int>(cp));
         Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(co),
                                          static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+        int32_t x_zero_point = in.zero_point, stride_w = g.stride_w, stride_h = g.stride_h;
+        int32_t dilation_w = g.dilation_w, dilation_h = g.dilation_h, pad_left = g.pad_left, pad_top = g.pad_top;
+        Requantization rq = e.rq;
         auto call = [&](auto fn, const char *name) {
-            detail::check_kernel(fn(xb, wb, bb, in.zero_point, g.stride_w, g.stride_h, g.dilation_w, g.dilation_h,
-                                    g.pad_left, g.pad_top, sb, e.rq.out_zero_point, e.rq.out_min, e.rq.out_max, yb),
-                                 op, name);
+            detail::check_kernel(
+                detail::call_kernel(detail::choose_kernel(name, shape_class::depthwise_conv()), fn, xb, wb, bb,
+                                    x_zero_point, stride_w, stride_h, dilation_w, dilation_h, pad_left, pad_top, sb,
+                                    rq.out_zero_point, rq.out_min, rq.out_max, yb),
+                op, name);
         };
         call_for_output(e.out,
                         KernelFamily<decltype(&qf_dwconv_s32)>{qf_dwconv_s32, qf_dwconv_u8, qf_dwconv_s8, qf_dwconv_f32,

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "gemm_internal.h"
 #include "kernel_call.h"
@@ -18,6 +19,8 @@
 #include "qf_gemm_u8.h"
 #include "qf_gemm_u8_gemv.h"
 #include "qf_gemm_layout_probe.h"
+#include "qforge/tuning.h"
+#include "tuned_kernels.h"
 #include "qf_pack_gemm_weights.h"
 
 namespace qforge {
@@ -28,8 +31,6 @@ namespace {
 // int32 sum within 255 * 128 * 65536 = 2139095040; the bias gets the rest of
 // the int32 range (checked per call: check_bias_headroom).
 constexpr int64_t kMaxK = 65536;
-// Rows at or below this run the one-row (GEMV) kernels.
-constexpr int64_t kGemvMaxRows = 4;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -218,15 +219,28 @@ void run_gemm(const char *op, halide_buffer_t *a, int64_t m, int32_t a_zero_poin
     // costs microseconds of wake-up, which shows at 2 threads on short GEMMs.
     // A short M runs the one-row kernel.
     const int64_t tile = gemm_layout().tile_rows;
-    auto call = [&](KernelFn fn, halide_buffer_t *ab, halide_buffer_t *cb, const std::string &name) {
-        check_kernel(fn(ab, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min, epilogue.out_max,
-                        cb),
+    const std::string tiled_name = kernels.name, gemv_name = tiled_name + "_gemv";
+    auto call = [&](const KernelChoice &k, KernelFn fn, halide_buffer_t *ab, halide_buffer_t *cb,
+                    const std::string &name) {
+        check_kernel(call_kernel(k, fn, ab, pb, sb, bb, a_zero_point, cs, epilogue.out_zero_point, epilogue.out_min,
+                                 epilogue.out_max, cb),
                      op, name.c_str());
     };
-    if (m > kGemvMaxRows && m >= tile) {
-        call(kernels.tiled, a, c, kernels.name);
+    // The shape class picks a tuned kernel where the build has one
+    // (qforge/tuning.h): the one-row slot for "gemv", the tiled slot for the
+    // others, whose tuned row tile never exceeds the class's smallest M.
+    const char *cls = shape_class::gemm(m);
+    if (std::string_view(cls) == "gemv") {
+        call(choose_kernel(gemv_name.c_str(), cls), kernels.gemv, a, c, gemv_name);
+        return;
+    }
+    const KernelChoice tuned = choose_kernel(tiled_name.c_str(), cls);
+    if ((tuned.argv || tuned.tuned) && m >= (tuned.tile_m > 0 ? tuned.tile_m : tile)) {
+        call(tuned, kernels.tiled, a, c, tiled_name);
+    } else if (m >= tile) {
+        call(KernelChoice{}, kernels.tiled, a, c, tiled_name);
     } else {
-        call(kernels.gemv, a, c, std::string(kernels.name) + "_gemv");
+        call(KernelChoice{}, kernels.gemv, a, c, gemv_name);
     }
 }
 

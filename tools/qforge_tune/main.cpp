@@ -1,0 +1,640 @@
+// qforge-tune: searches the schedule parameters of one operator for a target
+// and a set of shapes, and records the best in the schedule database the
+// build and qforge-gen read (docs/qforge-tune.md).
+//
+// Unit of work: one (operator, shape class, target). The shapes given are
+// grouped by shape class (qforge/tuning.h); each class gets one parameter set,
+// chosen on all its shapes together (the runtime picks by class, not by exact
+// shape), and never slower than the build's default on any of them.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "Halide.h"
+#include "evaluate.h"
+#include "schedule_db.h"
+#include "workloads.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace qforge::tune {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Params = std::map<std::string, std::string>;
+
+// ---- targets ------------------------------------------------------------------------------
+
+// The build's variants (cmake/QforgeTargets.cmake), by the names the runtime uses.
+const std::vector<std::pair<std::string, std::string>> &variant_targets() {
+    static const std::vector<std::pair<std::string, std::string>> v = {
+        {"avx512_vnni", QF_X86_AVX512_VNNI}, {"avx2", QF_X86_AVX2}, {"sse41", QF_X86_SSE41},
+        {"baseline", QF_X86_BASELINE}};
+    return v;
+}
+
+int variant_of(const Halide::Target &t) {
+    using F = Halide::Target::Feature;
+    if (t.has_feature(F::ARMDotProd)) return 4;
+    if (t.has_feature(F::AVX512_SapphireRapids) || t.has_feature(F::AVX512)) return 3;
+    if (t.has_feature(F::AVX2)) return 2;
+    if (t.has_feature(F::SSE41)) return 1;
+    return 0;
+}
+
+bool host_can_run(const Halide::Target &t) {
+    const Halide::Target host = Halide::get_host_target();
+    if (t.arch != host.arch || t.bits != host.bits || t.os != host.os) return false;
+    for (int f = 0; f < Halide::Target::FeatureEnd; f++) {
+        const auto feature = static_cast<Halide::Target::Feature>(f);
+        if (t.has_feature(feature) && !host.has_feature(feature)) return false;
+    }
+    return true;
+}
+
+// --target: a variant name, a Halide target string, or "host" (the best variant this machine runs).
+Halide::Target resolve_target(const std::string &text) {
+    if (text == "host") {
+        for (const auto &v : variant_targets()) {
+            Halide::Target t(v.second);
+            if (host_can_run(t)) return t;
+        }
+        throw UsageError("no build variant runs on this machine");
+    }
+    for (const auto &v : variant_targets()) {
+        if (text == v.first) return Halide::Target(v.second);
+    }
+    if (!Halide::Target::validate_target_string(text)) {
+        throw UsageError("--target '" + text + "' is neither a variant (avx512_vnni, avx2, sse41, baseline), " +
+                         "'host', nor a Halide target string");
+    }
+    return Halide::Target(text);
+}
+
+// ---- search state ---------------------------------------------------------------------------
+
+struct Evaluated {
+    Params params;
+    Measurement m;
+    double objective = INFINITY;  // geometric mean of time / default time over the class's shapes
+};
+
+double objective(const std::vector<double> &ms, const std::vector<double> &base) {
+    if (ms.size() != base.size() || ms.empty()) return INFINITY;
+    double log_sum = 0;
+    for (size_t i = 0; i < ms.size(); i++) log_sum += std::log(ms[i] / base[i]);
+    return std::exp(log_sum / double(ms.size()));
+}
+
+std::string label(const Params &p) {
+    std::string s;
+    for (const auto &kv : p) s += (s.empty() ? "" : " ") + kv.first + "=" + kv.second;
+    return s;
+}
+
+struct Options {
+    std::string op, shapes, target = "host", out;
+    double budget = 300;
+    int threads = 0, samples = 7, rounds = 9;
+    unsigned seed = 1;
+    bool resume = false, progress = true;
+    std::string autoschedulers = "Adams2019,Li2018,Mullapudi2016";
+};
+
+// One unit's result, for the final table.
+struct UnitResult {
+    std::string op, shape_class;
+    std::vector<Workload *> workloads;
+    std::vector<double> default_ms, hand_ms, tuned_ms;
+    std::map<std::string, Measurement> autoschedulers;
+    Params tuned;
+    bool kept_default = false;
+    int evaluated = 0, rejected = 0;
+};
+
+class Progress {
+public:
+    Progress(bool enabled, std::string what, double budget)
+        : enabled_(enabled && isatty(2)), what_(std::move(what)), budget_(budget) {}
+    void update(double elapsed, int evaluated, int rejected, double best) {
+        const int width = 24;
+        const int filled = std::min(width, int(width * elapsed / std::max(1.0, budget_)));
+        char line[256];
+        std::snprintf(line, sizeof line, "\r%s [%s%s] %4.0f/%.0f s  %d candidates (%d rejected)  best %.3fx ",
+                      what_.c_str(), std::string(size_t(filled), '#').c_str(),
+                      std::string(size_t(width - filled), '.').c_str(), elapsed, budget_, evaluated, rejected,
+                      best > 0 ? 1.0 / best : 0.0);
+        if (enabled_) {
+            std::fputs(line, stderr);
+        } else if (evaluated % 10 == 0 && evaluated != last_) {
+            std::fprintf(stderr, "%s\n", line + 1);
+            last_ = evaluated;
+        }
+    }
+    void done() {
+        if (enabled_) std::fputs("\n", stderr);
+    }
+
+private:
+    bool enabled_;
+    std::string what_;
+    double budget_;
+    int last_ = -1;
+};
+
+// A unit a resumed run finds finished: its table rows from the database.
+UnitResult result_from_entry(UnitResult r, const json &e) {
+    for (const auto &kv : e["params"].items()) {
+        r.tuned[kv.key()] = kv.value().is_string() ? kv.value().get<std::string>() : kv.value().dump();
+    }
+    r.kept_default = r.tuned.empty();
+    for (const auto &s : e["shapes"]) {
+        r.default_ms.push_back(s.value("default_ms", 0.0));
+        r.tuned_ms.push_back(s.value("tuned_ms", 0.0));
+        if (s.contains("hand_jit_ms")) r.hand_ms.push_back(s["hand_jit_ms"].get<double>());
+    }
+    if (r.hand_ms.size() != r.default_ms.size()) r.hand_ms.clear();
+    if (e.contains("autoschedulers")) {
+        for (const auto &kv : e["autoschedulers"].items()) {
+            Measurement m;
+            m.status = kv.value().value("status", "error");
+            m.detail = kv.value().value("detail", "");
+            if (kv.value().contains("ms")) m.ms = kv.value()["ms"].get<std::vector<double>>();
+            r.autoschedulers[kv.key()] = m;
+        }
+    }
+    r.evaluated = e.value("candidates_evaluated", 0);
+    r.rejected = e.value("candidates_rejected", 0);
+    return r;
+}
+
+class Tuner {
+public:
+    Tuner(const Options &o, const TuneOperator &op, Halide::Target target)
+        : o_(o), op_(op), target_(std::move(target)), rng_(o.seed) {
+        db_file_ = (fs::path(o.out) / (target_.to_string() + ".json")).string();
+        work_dir_ = fs::path(o.out) / ".qforge-tune";
+        fs::create_directories(work_dir_);
+    }
+
+    UnitResult tune_class(const std::string &cls, std::vector<Workload *> workloads);
+
+    const std::string &db_file() const { return db_file_; }
+
+private:
+    EvalSettings settings(int rounds, const std::string &cls) const {
+        EvalSettings s;
+        s.target = target_;
+        s.variant = variant_of(target_);
+        s.threads = o_.threads;
+        s.samples = o_.samples;
+        s.alternate_rounds = rounds;
+        s.log_file = (work_dir_ / (op_.name + "." + cls + ".log")).string();
+        return s;
+    }
+    std::string journal_file(const std::string &cls) const {
+        return (work_dir_ / (target_.to_string() + "." + op_.name + "." + cls + ".jsonl")).string();
+    }
+
+    const Options &o_;
+    const TuneOperator &op_;
+    Halide::Target target_;
+    std::mt19937 rng_;
+    std::string db_file_;
+    fs::path work_dir_;
+};
+
+UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> workloads) {
+    UnitResult r;
+    r.op = op_.name;
+    r.shape_class = cls;
+    r.workloads = workloads;
+    const std::string unit = op_.name + " " + cls;
+    const bool arm = target_.arch == Halide::Target::ARM;
+    const std::vector<ParamDomain> space = op_.space(cls, arm);
+    const Params base = op_.base_params(cls);
+
+    // The journal: every evaluated candidate, so --resume continues a search.
+    std::vector<std::string> shapes;
+    for (auto *w : workloads) shapes.push_back(w->shape);
+    const json header = {{"target", target_.to_string()}, {"operator", op_.generator}, {"shape_class", cls},
+                         {"shapes", shapes}, {"threads", o_.threads}};
+    std::map<std::string, Evaluated> seen;
+    double elapsed_before = 0;
+    bool done = false;
+    if (o_.resume && fs::exists(journal_file(cls))) {
+        std::ifstream in(journal_file(cls));
+        std::string line;
+        bool first = true;
+        while (std::getline(in, line)) {
+            json j = json::parse(line, nullptr, false);
+            if (j.is_discarded()) continue;  // a line cut off by the interruption
+            if (first) {
+                first = false;
+                if (j != header) {
+                    std::fprintf(stderr, "%s: the journal was for other shapes or settings; starting over\n",
+                                 unit.c_str());
+                    break;
+                }
+                continue;
+            }
+            if (j.contains("done")) {
+                done = true;
+                continue;
+            }
+            if (!j.contains("params") || !j.contains("status")) continue;
+            Evaluated e;
+            e.params = j["params"].get<Params>();
+            e.m.status = j["status"];
+            e.m.detail = j.value("detail", "");
+            if (j.contains("ms")) e.m.ms = j["ms"].get<std::vector<double>>();
+            elapsed_before = j.value("elapsed_s", elapsed_before);
+            seen[label(e.params)] = e;
+        }
+        if (!seen.empty()) {
+            std::fprintf(stderr, "%s: resuming after %zu candidates, %.0f s\n", unit.c_str(), seen.size(),
+                         elapsed_before);
+        }
+    } else {
+        std::ofstream(journal_file(cls)) << header.dump() << "\n";
+    }
+    if (done) {
+        ScheduleDb db;
+        if (fs::exists(db_file_)) db = read_db(db_file_, target_.to_string());
+        if (const json *e = db.find(op_.generator, cls); e && e->contains("shapes") && (*e)["shapes"].size() == workloads.size()) {
+            std::fprintf(stderr, "%s: already tuned (journal and %s); skipped\n", unit.c_str(), db_file_.c_str());
+            return result_from_entry(r, *e);
+        }
+    }
+    if (seen.empty()) std::ofstream(journal_file(cls)) << header.dump() << "\n";
+    std::ofstream journal(journal_file(cls), std::ios::app);
+
+    std::fprintf(stderr, "%s: computing the reference outputs of %zu shape(s)\n", unit.c_str(), workloads.size());
+    for (auto *w : workloads) w->prepare();
+
+    // The build's default library, the baseline every candidate is measured against.
+    auto base_m = evaluate(op_, workloads, {Candidate{Candidate::Kind::build_default, {}, ""}}, settings(0, cls));
+    if (!base_m[0].ok()) {
+        throw std::runtime_error(unit + ": the default library failed: " + base_m[0].status + ": " + base_m[0].detail);
+    }
+    const std::vector<double> base_ms = base_m[0].ms;
+    for (auto &kv : seen) kv.second.objective = kv.second.m.ok() ? objective(kv.second.m.ms, base_ms) : INFINITY;
+
+    // Search: start from the build's parameters (as the domains spell them),
+    // then alternate local moves around the best so far (one parameter to a
+    // neighbouring value) with random samples (a quarter of the steps, and
+    // whenever the neighbourhood is exhausted) so a ridge does not trap it.
+    auto to_params = [&](const std::vector<size_t> &idx) {
+        Params p;
+        for (size_t d = 0; d < space.size(); d++) p[space[d].name] = space[d].values[idx[d]];
+        return p;
+    };
+    std::vector<size_t> start(space.size(), 0);
+    for (size_t d = 0; d < space.size(); d++) {
+        auto it = base.find(space[d].name);
+        auto pos = it == base.end() ? space[d].values.end()
+                                    : std::find(space[d].values.begin(), space[d].values.end(), it->second);
+        // A default outside the domain (tile_m = 0: the target's choice) starts from the middle.
+        start[d] = pos != space[d].values.end() ? size_t(pos - space[d].values.begin()) : space[d].values.size() / 2;
+    }
+    size_t space_size = 1;
+    for (const auto &d : space) space_size *= d.values.size();
+
+    auto t0 = Clock::now();
+    auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count(); };
+    Progress progress(o_.progress, unit, o_.budget);
+    auto best = [&]() -> const Evaluated * {
+        const Evaluated *b = nullptr;
+        for (const auto &kv : seen) {
+            if (kv.second.m.ok() && (!b || kv.second.objective < b->objective)) b = &kv.second;
+        }
+        return b;
+    };
+    auto best_index = [&]() {
+        const Evaluated *b = best();
+        std::vector<size_t> idx = start;
+        if (!b) return idx;
+        for (size_t d = 0; d < space.size(); d++) {
+            auto pos = std::find(space[d].values.begin(), space[d].values.end(), b->params.at(space[d].name));
+            idx[d] = size_t(pos - space[d].values.begin());
+        }
+        return idx;
+    };
+    auto run_one = [&](const Params &p) {
+        Evaluated e;
+        e.params = p;
+        e.m = evaluate(op_, workloads, {Candidate{Candidate::Kind::jit, p, ""}}, settings(0, cls))[0];
+        e.objective = e.m.ok() ? objective(e.m.ms, base_ms) : INFINITY;
+        json line = {{"params", p}, {"status", e.m.status}, {"elapsed_s", elapsed()}};
+        if (!e.m.detail.empty()) line["detail"] = e.m.detail;
+        if (e.m.ok()) line["ms"] = e.m.ms;
+        journal << line.dump() << std::endl;
+        if (!e.m.ok()) {
+            std::ofstream(settings(0, cls).log_file, std::ios::app)
+                << "rejected [" << label(p) << "]: " << e.m.status << ": " << e.m.detail << "\n";
+        }
+        seen[label(p)] = e;
+    };
+    auto rejected = [&] {
+        int n = 0;
+        for (const auto &kv : seen) n += !kv.second.m.ok();
+        return n;
+    };
+    if (!seen.count(label(to_params(start)))) run_one(to_params(start));
+    const double search_budget = 0.85 * o_.budget;  // the rest: autoschedulers and the final re-measurement
+    while (elapsed() < search_budget && seen.size() < space_size) {
+        const Evaluated *b = best();
+        progress.update(elapsed(), int(seen.size()), rejected(), b ? b->objective : 0);
+        std::vector<Params> moves;
+        std::uniform_real_distribution<double> coin(0, 1);
+        if (coin(rng_) >= 0.25) {
+            const auto idx = best_index();
+            for (size_t d = 0; d < space.size(); d++) {
+                for (int step : {-1, 1}) {
+                    const long v = long(idx[d]) + step;
+                    if (v < 0 || v >= long(space[d].values.size())) continue;
+                    auto n = idx;
+                    n[d] = size_t(v);
+                    if (!seen.count(label(to_params(n)))) moves.push_back(to_params(n));
+                }
+            }
+        }
+        if (moves.empty()) {
+            for (int tries = 0; tries < 1000 && moves.empty(); tries++) {
+                std::vector<size_t> n(space.size());
+                for (size_t d = 0; d < space.size(); d++) {
+                    n[d] = std::uniform_int_distribution<size_t>(0, space[d].values.size() - 1)(rng_);
+                }
+                if (!seen.count(label(to_params(n)))) moves.push_back(to_params(n));
+            }
+        }
+        if (moves.empty()) break;
+        run_one(moves[std::uniform_int_distribution<size_t>(0, moves.size() - 1)(rng_)]);
+    }
+    {
+        const Evaluated *b = best();
+        progress.update(elapsed(), int(seen.size()), rejected(), b ? b->objective : 0);
+        progress.done();
+    }
+    r.evaluated = int(seen.size());
+    r.rejected = rejected();
+
+    // Halide's autoschedulers, each in its own child (Li2018's code has died
+    // of SIGILL on Zen 4: HALIDE14_NOTES G3).
+    std::stringstream as_list(o_.autoschedulers);
+    std::string name;
+    while (std::getline(as_list, name, ',')) {
+        if (name.empty() || name == "none") continue;
+        EvalSettings s = settings(0, cls);
+        s.timeout_s = 600;
+        std::fprintf(stderr, "%s: running the %s autoscheduler\n", unit.c_str(), name.c_str());
+        r.autoschedulers[name] = evaluate(op_, workloads, {Candidate{Candidate::Kind::autoscheduler, {}, name}}, s)[0];
+    }
+
+    // Re-measure the leaders against the default in alternating rounds (one
+    // child, so drift hits all alike) and keep the best only if it is faster
+    // on the class as a whole and not slower on any shape.
+    std::vector<const Evaluated *> ranked;
+    for (const auto &kv : seen) {
+        if (kv.second.m.ok()) ranked.push_back(&kv.second);
+    }
+    std::sort(ranked.begin(), ranked.end(), [](auto *a, auto *b) { return a->objective < b->objective; });
+    std::vector<Candidate> final_cands = {Candidate{Candidate::Kind::build_default, {}, ""},
+                                          Candidate{Candidate::Kind::jit, to_params(start), ""}};
+    for (size_t i = 0; i < ranked.size() && final_cands.size() < 5; i++) {
+        if (ranked[i]->params != to_params(start)) final_cands.push_back({Candidate::Kind::jit, ranked[i]->params, ""});
+    }
+    std::fprintf(stderr, "%s: re-measuring %zu leaders against the default (%d alternating rounds)\n", unit.c_str(),
+                 final_cands.size() - 2, o_.rounds);
+    auto final_m = evaluate(op_, workloads, final_cands, settings(o_.rounds, cls));
+    if (!final_m[0].ok()) throw std::runtime_error(unit + ": the default library failed in the final round");
+    r.default_ms = final_m[0].ms;
+    r.hand_ms = final_m[1].ok() ? final_m[1].ms : std::vector<double>();
+    // Noise allowance: 1% on the class, 2% on any one shape.
+    size_t winner = 0;
+    double winner_obj = 1.0;
+    for (size_t i = 1; i < final_cands.size(); i++) {
+        if (!final_m[i].ok()) continue;
+        const double obj = objective(final_m[i].ms, r.default_ms);
+        bool no_shape_slower = true;
+        for (size_t w = 0; w < workloads.size(); w++) no_shape_slower &= final_m[i].ms[w] <= 1.02 * r.default_ms[w];
+        if (no_shape_slower && obj < 0.99 && obj < winner_obj) {
+            winner = i;
+            winner_obj = obj;
+        }
+    }
+    r.kept_default = winner == 0;
+    r.tuned = winner == 0 ? Params{} : final_cands[winner].params;
+    r.tuned_ms = final_m[winner].ms;
+
+    // The database entry.
+    json entry;
+    entry["operator"] = op_.generator;
+    entry["shape_class"] = cls;
+    json params = json::object();
+    for (const auto &kv : r.tuned) {
+        // Integers as JSON integers (the build's and qforge-gen's readers take both).
+        char *end = nullptr;
+        const long v = std::strtol(kv.second.c_str(), &end, 10);
+        params[kv.first] = (*end == '\0' && !kv.second.empty()) ? json(v) : json(kv.second);
+    }
+    entry["params"] = params;
+    double dsum = 0, tsum = 0;
+    json shapes_j = json::array();
+    for (size_t w = 0; w < workloads.size(); w++) {
+        dsum += r.default_ms[w];
+        tsum += r.tuned_ms[w];
+        json sj = {{"shape", workloads[w]->shape}, {"default_ms", r.default_ms[w]}, {"tuned_ms", r.tuned_ms[w]}};
+        if (!r.hand_ms.empty()) sj["hand_jit_ms"] = r.hand_ms[w];
+        sj[std::string("tuned_") + (std::string(workloads[w]->work_unit) == "GOPS" ? "gops" : "gbps")] =
+            workloads[w]->work / (r.tuned_ms[w] * 1e6);
+        shapes_j.push_back(sj);
+    }
+    entry["default_ms"] = dsum;
+    entry["tuned_ms"] = tsum;
+    entry["shapes"] = shapes_j;
+    json as = json::object();
+    for (const auto &kv : r.autoschedulers) {
+        json a = {{"status", kv.second.status}};
+        if (kv.second.ok()) {
+            a["ms"] = kv.second.ms;
+        } else {
+            a["detail"] = kv.second.detail;
+        }
+        as[kv.first] = a;
+    }
+    entry["autoschedulers"] = as;
+    if (r.kept_default) entry["note"] = "no candidate beat the default by 1% on the class without losing 2% on a shape";
+    entry["threads"] = o_.threads;
+    entry["candidates_evaluated"] = r.evaluated;
+    entry["candidates_rejected"] = r.rejected;
+    entry["search_seconds"] = std::round(elapsed());
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    entry["tuned_at"] = date;
+
+    ScheduleDb db;
+    db.target = target_.to_string();
+    if (fs::exists(db_file_)) db = read_db(db_file_, db.target);
+    db.put(entry);
+    write_db(db_file_, db);
+    journal << json{{"done", true}}.dump() << std::endl;
+    return r;
+}
+
+// ---- the final table -------------------------------------------------------------------
+
+std::string ratio_cell(const Measurement &m, const std::vector<double> &base, size_t w) {
+    if (!m.ok()) return m.status;
+    char s[32];
+    std::snprintf(s, sizeof s, "%.2fx", base[w] / m.ms[w]);
+    return s;
+}
+
+void print_table(const std::vector<UnitResult> &units, const std::vector<std::string> &autoschedulers) {
+    std::printf("\n%-20s %-8s %-28s %11s %11s %8s %8s", "operator", "class", "shape", "default ms", "tuned ms",
+                "tuned", "hand");
+    for (const auto &a : autoschedulers) std::printf(" %14s", a.c_str());
+    std::printf("\n");
+    for (const auto &u : units) {
+        for (size_t w = 0; w < u.workloads.size(); w++) {
+            std::printf("%-20s %-8s %-28s %11.4f %11.4f %7.2fx", u.op.c_str(), u.shape_class.c_str(),
+                        u.workloads[w]->shape.c_str(), u.default_ms[w], u.tuned_ms[w], u.default_ms[w] / u.tuned_ms[w]);
+            if (u.hand_ms.empty()) {
+                std::printf(" %8s", "-");
+            } else {
+                std::printf(" %7.2fx", u.default_ms[w] / u.hand_ms[w]);
+            }
+            for (const auto &a : autoschedulers) {
+                auto it = u.autoschedulers.find(a);
+                std::printf(" %14s", it == u.autoschedulers.end() ? "-" : ratio_cell(it->second, u.default_ms, w).c_str());
+            }
+            std::printf("\n");
+        }
+        std::printf("%-20s %-8s params: %s%s  (%d candidates, %d rejected)\n", "", "",
+                    u.kept_default ? "the default's" : label(u.tuned).c_str(), u.kept_default ? " (kept)" : "",
+                    u.evaluated, u.rejected);
+    }
+    std::printf("(speedups are default time / time: > 1 is faster than the build's default library)\n");
+}
+
+int run_tune(const Options &o) {
+    const TuneOperator &op = find_operator(o.op);
+    const Halide::Target target = resolve_target(o.target);
+    if (!host_can_run(target)) {
+        throw UsageError("this machine cannot run target " + target.to_string() +
+                         " (candidates are timed here; tune on a machine that has it)");
+    }
+    if (o.budget <= 0) throw UsageError("--budget must be > 0 seconds");
+    // Shapes, grouped by class in the order given.
+    std::vector<std::unique_ptr<Workload>> all;
+    std::vector<std::string> classes;
+    std::stringstream ss(o.shapes);
+    std::string shape;
+    while (std::getline(ss, shape, ',')) {
+        if (shape.empty()) continue;
+        all.push_back(op.parse(shape));
+        if (std::find(classes.begin(), classes.end(), all.back()->shape_class) == classes.end()) {
+            classes.push_back(all.back()->shape_class);
+        }
+    }
+    if (all.empty()) throw UsageError("--shapes is empty (" + op.name + " shapes: " + op.shape_syntax + ")");
+
+    Tuner tuner(o, op, target);
+    std::fprintf(stderr, "qforge-tune: %s on %s, %d thread(s), %zu shape class(es), budget %.0f s each\n",
+                 op.name.c_str(), target.to_string().c_str(), o.threads, classes.size(), o.budget);
+    std::vector<UnitResult> results;
+    for (const auto &cls : classes) {
+        std::vector<Workload *> ws;
+        for (auto &w : all) {
+            if (w->shape_class == cls) ws.push_back(w.get());
+        }
+        results.push_back(tuner.tune_class(cls, ws));
+    }
+    std::vector<std::string> as;
+    std::stringstream al(o.autoschedulers);
+    std::string a;
+    while (std::getline(al, a, ',')) {
+        if (!a.empty() && a != "none") as.push_back(a);
+    }
+    print_table(results, as);
+    std::printf("database: %s\n", tuner.db_file().c_str());
+    return 0;
+}
+
+}  // namespace
+}  // namespace qforge::tune
+
+int main(int argc, char **argv) {
+    using namespace qforge::tune;
+    CLI::App app{"qforge-tune: autotune qforge's schedules per target and shape class (docs/qforge-tune.md)"};
+    Options o;
+    o.threads = std::max(1u, std::thread::hardware_concurrency());
+    std::string ops_help;
+    for (const auto &op : operators()) ops_help += "\n  " + op.name + "  shapes " + op.shape_syntax + ", e.g. " + op.example_shapes;
+    app.add_option("--op", o.op, "Operator to tune:" + ops_help);
+    app.add_option("--shapes", o.shapes, "Comma-separated shapes (grouped by shape class; one entry per class)");
+    app.add_option("--target", o.target,
+                   "avx512_vnni, avx2, sse41, baseline, a Halide target string, or host (the best variant here)")
+        ->capture_default_str();
+    app.add_option("--budget", o.budget, "Seconds of search per shape class")->capture_default_str();
+    app.add_option("--out", o.out, "Database directory: writes <out>/<target>.json (merging into it)");
+    app.add_flag("--resume", o.resume, "Continue an interrupted run from <out>/.qforge-tune/ journals");
+    app.add_option("--threads", o.threads, "Threads the kernels run on while timed")->capture_default_str();
+    app.add_option("--samples", o.samples, "Timed samples per shape and candidate (median)")->capture_default_str();
+    app.add_option("--rounds", o.rounds, "Alternating rounds of the final re-measurement")->capture_default_str();
+    app.add_option("--seed", o.seed, "Random seed of the search")->capture_default_str();
+    app.add_option("--autoschedulers", o.autoschedulers,
+                   "Halide autoschedulers to run as extra candidates (comma-separated, or none)")->capture_default_str();
+    bool no_progress = false;
+    app.add_flag("--no-progress", no_progress, "No progress bar");
+
+    auto *merge = app.add_subcommand("merge", "Combine databases of one target (e.g. from several machines or jobs)");
+    std::string merge_out;
+    std::vector<std::string> merge_in;
+    merge->add_option("--out", merge_out, "The merged database file")->required();
+    merge->add_option("inputs", merge_in, "Databases to merge")->required()->check(CLI::ExistingFile);
+
+    CLI11_PARSE(app, argc, argv);
+    o.progress = !no_progress;
+    try {
+        if (*merge) {
+            std::vector<ScheduleDb> dbs;
+            for (const auto &f : merge_in) dbs.push_back(read_db(f, ""));
+            std::vector<std::string> log;
+            ScheduleDb merged = merge_dbs(dbs, log);
+            for (const auto &l : log) std::printf("%s\n", l.c_str());
+            write_db(merge_out, merged);
+            std::printf("merged %zu database(s): %zu entries -> %s\n", dbs.size(), merged.entries.size(),
+                        merge_out.c_str());
+            return 0;
+        }
+        if (o.op.empty() || o.shapes.empty() || o.out.empty()) {
+            throw UsageError("--op, --shapes and --out are required (see --help)");
+        }
+        if (o.threads < 1 || o.samples < 1 || o.rounds < 1) throw UsageError("--threads, --samples, --rounds must be >= 1");
+        return run_tune(o);
+    } catch (const UsageError &e) {
+        std::fprintf(stderr, "qforge-tune: %s\n", e.what());
+        return 2;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "qforge-tune: error: %s\n", e.what());
+        return 1;
+    }
+}
