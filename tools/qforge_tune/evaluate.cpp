@@ -186,6 +186,7 @@ void emit(int fd, const nlohmann::json &j) {
                     throw std::runtime_error("shape " + w->shape + " did not call " + slot +
                                              " (it takes another path in the runtime)");
                 }
+                if (s.inject_wrong && compiled[i].fn) w->corrupt();
                 wrong = w->check();
                 if (!wrong.empty()) {
                     wrong = "shape " + w->shape + ": " + wrong;

@@ -38,6 +38,7 @@ struct EvalSettings {
     int alternate_rounds = 0;     // > 0: time all candidates of one child in alternating rounds
     double timeout_s = 300;
     std::string log_file;         // the child's stdout/stderr go here
+    bool inject_wrong = false;    // testing: corrupt every candidate's output before the check
 };
 
 // Evaluates `cands` in one child process (in alternating rounds when

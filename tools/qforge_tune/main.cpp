@@ -113,6 +113,7 @@ struct Options {
     int threads = 0, samples = 7, rounds = 9;
     unsigned seed = 1;
     bool resume = false, progress = true;
+    int inject_wrong = 0;  // testing: the n-th searched candidate's output is corrupted (it must be rejected)
     std::string autoschedulers = "Adams2019,Li2018,Mullapudi2016";
 };
 
@@ -120,6 +121,8 @@ struct Options {
 struct UnitResult {
     std::string op, shape_class;
     std::vector<Workload *> workloads;
+    // hand_ms: the search's start (the build's parameters where the class
+    // allows them), JIT-compiled, timed in the final rounds.
     std::vector<double> default_ms, hand_ms, tuned_ms;
     std::map<std::string, Measurement> autoschedulers;
     Params tuned;
@@ -166,7 +169,7 @@ UnitResult result_from_entry(UnitResult r, const json &e) {
     for (const auto &s : e["shapes"]) {
         r.default_ms.push_back(s.value("default_ms", 0.0));
         r.tuned_ms.push_back(s.value("tuned_ms", 0.0));
-        if (s.contains("hand_jit_ms")) r.hand_ms.push_back(s["hand_jit_ms"].get<double>());
+        if (s.contains("start_jit_ms")) r.hand_ms.push_back(s["start_jit_ms"].get<double>());
     }
     if (r.hand_ms.size() != r.default_ms.size()) r.hand_ms.clear();
     if (e.contains("autoschedulers")) {
@@ -217,6 +220,7 @@ private:
     std::mt19937 rng_;
     std::string db_file_;
     fs::path work_dir_;
+    int searched_ = 0;
 };
 
 UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> workloads) {
@@ -338,7 +342,9 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     auto run_one = [&](const Params &p) {
         Evaluated e;
         e.params = p;
-        e.m = evaluate(op_, workloads, {Candidate{Candidate::Kind::jit, p, ""}}, settings(0, cls))[0];
+        EvalSettings s = settings(0, cls);
+        s.inject_wrong = ++searched_ == o_.inject_wrong;
+        e.m = evaluate(op_, workloads, {Candidate{Candidate::Kind::jit, p, ""}}, s)[0];
         e.objective = e.m.ok() ? objective(e.m.ms, base_ms) : INFINITY;
         json line = {{"params", p}, {"status", e.m.status}, {"elapsed_s", elapsed()}};
         if (!e.m.detail.empty()) line["detail"] = e.m.detail;
@@ -460,7 +466,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
         dsum += r.default_ms[w];
         tsum += r.tuned_ms[w];
         json sj = {{"shape", workloads[w]->shape}, {"default_ms", r.default_ms[w]}, {"tuned_ms", r.tuned_ms[w]}};
-        if (!r.hand_ms.empty()) sj["hand_jit_ms"] = r.hand_ms[w];
+        if (!r.hand_ms.empty()) sj["start_jit_ms"] = r.hand_ms[w];
         sj[std::string("tuned_") + (std::string(workloads[w]->work_unit) == "GOPS" ? "gops" : "gbps")] =
             workloads[w]->work / (r.tuned_ms[w] * 1e6);
         shapes_j.push_back(sj);
@@ -509,7 +515,7 @@ std::string ratio_cell(const Measurement &m, const std::vector<double> &base, si
 
 void print_table(const std::vector<UnitResult> &units, const std::vector<std::string> &autoschedulers) {
     std::printf("\n%-20s %-8s %-28s %11s %11s %8s %8s", "operator", "class", "shape", "default ms", "tuned ms",
-                "tuned", "hand");
+                "tuned", "start");
     for (const auto &a : autoschedulers) std::printf(" %14s", a.c_str());
     std::printf("\n");
     for (const auto &u : units) {
@@ -602,6 +608,9 @@ int main(int argc, char **argv) {
     app.add_option("--seed", o.seed, "Random seed of the search")->capture_default_str();
     app.add_option("--autoschedulers", o.autoschedulers,
                    "Halide autoschedulers to run as extra candidates (comma-separated, or none)")->capture_default_str();
+    app.add_option("--inject-wrong-candidate", o.inject_wrong,
+                   "Testing: corrupt the output of the n-th searched candidate (the tuner must reject it)")
+        ->group("Testing");
     bool no_progress = false;
     app.add_flag("--no-progress", no_progress, "No progress bar");
 

@@ -124,6 +124,7 @@ public:
                          TensorView(out_.data(), DType::u8, {m_, n_}));
     }
     std::string check() override { return first_byte_mismatch(out_.data(), want_, "c"); }
+    void corrupt() override { out_.back() ^= 1; }
 
 private:
     static constexpr int32_t kZeroPoint = 7;
@@ -218,6 +219,7 @@ public:
                            rq_.requantization(), TensorView(out_.data(), DType::u8, {s_.n, s_.oh, s_.ow, s_.o}));
     }
     std::string check() override { return first_byte_mismatch(out_.data(), want_, "y"); }
+    void corrupt() override { out_.back() ^= 1; }
 
 private:
     static constexpr int32_t kZeroPoint = 9;
@@ -275,6 +277,7 @@ public:
         for (size_t i = 0; i < x_.size(); i++) want_[i] = ref::fake_quant(x_[i], kScale, kZero, 0, 255).y;
     }
     void setup() override { y_.assign(x_.size(), 0.0f); }
+    void corrupt() override { y_.back() = std::nextafter(y_.back(), 1e30f); }
     void run() override {
         QuantParams p{kScale, kZero, QuantRange{0, 255}};
         fake_quant(TensorView(x_.data(), DType::f32, {n_}), p, TensorView(y_.data(), DType::f32, {n_}));
@@ -311,6 +314,7 @@ public:
         }
     }
     void setup() override { dx_.assign(x_.size(), 0.0f); }
+    void corrupt() override { dx_.back() = std::nextafter(dx_.back(), 1e30f); }
     void run() override {
         LearnableQuantParams p{kScale, static_cast<float>(kZero), QuantRange{-128, 127}};
         grads_ = lsq_backward(TensorView(x_.data(), DType::f32, {n_}), TensorView(dy_.data(), DType::f32, {n_}), p,
@@ -370,7 +374,10 @@ std::map<std::string, std::string> gemm_base(const std::string &cls) {
     return {{"tile_m", cls == "gemv" ? "1" : "0"}, {"row_tiles_per_task", "32"}, {"k_unroll", "4"}};
 }
 std::vector<ParamDomain> gemm_space(const std::string &cls, bool) {
+    // 0 is the target's own row tile (the build's default), valid where the
+    // class's smallest M is at least any target's tile.
     std::vector<std::string> tiles;
+    if (cls == "default") tiles.push_back("0");
     const int64_t max_tile = std::min<int64_t>(8, shape_class::gemm_min_rows(cls));
     for (int t = 1; t <= max_tile; t++) tiles.push_back(std::to_string(t));
     return {{"tile_m", tiles}, {"k_unroll", ints({1, 2, 4, 8})}, {"row_tiles_per_task", ints({1, 2, 4, 8, 16, 32, 64})}};
@@ -381,7 +388,8 @@ std::map<std::string, std::string> dconv_base(const std::string &) {
     return {{"tile_m", "0"}, {"tile_oy", "2"}, {"k_unroll", "2"}};
 }
 std::vector<ParamDomain> dconv_space(const std::string &, bool) {
-    return {{"tile_m", ints({1, 2, 3, 4, 5, 6, 7, 8})}, {"tile_oy", ints({1, 2, 3, 4})}, {"k_unroll", ints({1, 2, 4})}};
+    // tile_m 0: the target's pixel count for tile_oy rows (the build's default).
+    return {{"tile_m", ints({0, 1, 2, 3, 4, 5, 6, 7, 8})}, {"tile_oy", ints({1, 2, 3, 4})}, {"k_unroll", ints({1, 2, 4})}};
 }
 
 std::string dwconv_slot(const std::string &) { return "qf_dwconv_u8"; }

@@ -26,6 +26,7 @@ public:
     virtual void setup() = 0;          // e.g. weight packing (runs kernels)
     virtual void run() = 0;            // one call of the operator
     virtual std::string check() = 0;   // after run(): "" if the output matches the reference, else the first mismatch
+    virtual void corrupt() = 0;        // testing: change one output element (check() must then fail)
     std::string shape;                 // as the user wrote it
     std::string shape_class;           // qforge/tuning.h
     double work = 0;                   // operations (GEMM, conv: 2 MACs) or bytes moved, per call
