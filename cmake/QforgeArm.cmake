@@ -41,7 +41,9 @@ set(_qf_arm_args
     # are the host's.
     -DHalideHelpers_DIR=${HalideHelpers_DIR}
     -DQFORGE_SANITIZE=OFF
-    -DQFORGE_BUILD_BENCH=OFF)
+    -DQFORGE_BUILD_BENCH=OFF
+    # The same tuned schedule databases as the host build (cmake/QforgeTuned.cmake).
+    -DQFORGE_TUNED_DIR=${QFORGE_TUNED_DIR})
 if (CMAKE_CXX_COMPILER_LAUNCHER)
   list(APPEND _qf_arm_args -DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}
                            -DCMAKE_C_COMPILER_LAUNCHER=${CMAKE_C_COMPILER_LAUNCHER})

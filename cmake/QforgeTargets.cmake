@@ -27,12 +27,32 @@ endif ()
 # The library that creates the Halide runtime all kernels share.
 set(QF_RUNTIME_OWNER qf_cpu_variant_probe)
 
-# qforge_kernel(<library> GENERATOR <generator> [PARAMS k=v ...] [FEATURES f ...] [ASSEMBLY])
+# qforge_kernel(<library> GENERATOR <generator> [PARAMS k=v ...] [FEATURES f ...] [ASSEMBLY]
+#               [TUNING <operator> CLASSES <class> ...])
 # One AOT kernel library: every variant of this build's architecture
 # (QF_KERNEL_TARGETS) plus its dispatch wrapper, using
 # the shared runtime. Appends the library to QF_KERNEL_LIBRARIES.
+# TUNING makes the library a slot: entries of the tuned schedule database for
+# <operator> with one of the shape classes get a library of their own
+# (cmake/QforgeTuned.cmake), which the runtime calls instead of this one. The
+# slot's generator, params, features, operator and classes are recorded in
+# global properties (QF_TUNING_SLOTS, QF_SLOT_<library>_*) for that step.
 function(qforge_kernel name)
-  cmake_parse_arguments(ARG "ASSEMBLY" "GENERATOR" "PARAMS;FEATURES" ${ARGN})
+  cmake_parse_arguments(ARG "ASSEMBLY" "GENERATOR;TUNING" "PARAMS;FEATURES;CLASSES" ${ARGN})
+  if (ARG_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "qforge_kernel(${name}): unexpected arguments ${ARG_UNPARSED_ARGUMENTS}")
+  endif ()
+  if (ARG_TUNING OR ARG_CLASSES)
+    if (NOT ARG_TUNING OR NOT ARG_CLASSES)
+      message(FATAL_ERROR "qforge_kernel(${name}): TUNING <operator> and CLASSES <class>... go together")
+    endif ()
+    set_property(GLOBAL APPEND PROPERTY QF_TUNING_SLOTS ${name})
+    set_property(GLOBAL PROPERTY QF_SLOT_${name}_GENERATOR ${ARG_GENERATOR})
+    set_property(GLOBAL PROPERTY QF_SLOT_${name}_PARAMS ${ARG_PARAMS})
+    set_property(GLOBAL PROPERTY QF_SLOT_${name}_FEATURES ${ARG_FEATURES})
+    set_property(GLOBAL PROPERTY QF_SLOT_${name}_OPERATOR ${ARG_TUNING})
+    set_property(GLOBAL PROPERTY QF_SLOT_${name}_CLASSES ${ARG_CLASSES})
+  endif ()
   set(extra)
   if (NOT name STREQUAL QF_RUNTIME_OWNER)
     list(APPEND extra USE_RUNTIME ${QF_RUNTIME_OWNER}.runtime)

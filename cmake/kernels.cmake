@@ -3,15 +3,28 @@
 # QforgeTargets.cmake. The float32 quantization kernels are strict_float:
 # bit-exactness with the reference needs IEEE semantics (docs/numerics.md).
 #
+# TUNING <operator> CLASSES <class>...: a slot that entries of the tuned
+# schedule database (schedules/tuned/<target>.json) for that operator and
+# class replace on their target (cmake/QforgeTuned.cmake). The tuner times one
+# generator per operator (the GEMM and convs with u8 output); the other output
+# kinds share its loop structure (only the output stage differs), so its entry
+# applies to all four kinds' slots (and to the fake quants' mask variants).
+#
 #  library                      generator                      params / features
 qforge_kernel(qf_cpu_variant_probe   GENERATOR cpu_variant_probe)
-qforge_kernel(qf_fake_quant_pt       GENERATOR fake_quant_per_tensor        FEATURES strict_float)
-qforge_kernel(qf_fake_quant_pt_mask  GENERATOR fake_quant_per_tensor_mask   FEATURES strict_float)
-qforge_kernel(qf_fake_quant_pc       GENERATOR fake_quant_per_channel       FEATURES strict_float)
-qforge_kernel(qf_fake_quant_pc_mask  GENERATOR fake_quant_per_channel_mask  FEATURES strict_float)
+qforge_kernel(qf_fake_quant_pt       GENERATOR fake_quant_per_tensor        FEATURES strict_float
+              TUNING fake_quant_per_tensor CLASSES default)
+qforge_kernel(qf_fake_quant_pt_mask  GENERATOR fake_quant_per_tensor_mask   FEATURES strict_float
+              TUNING fake_quant_per_tensor CLASSES default)
+qforge_kernel(qf_fake_quant_pc       GENERATOR fake_quant_per_channel       FEATURES strict_float
+              TUNING fake_quant_per_channel CLASSES default)
+qforge_kernel(qf_fake_quant_pc_mask  GENERATOR fake_quant_per_channel_mask  FEATURES strict_float
+              TUNING fake_quant_per_channel CLASSES default)
 qforge_kernel(qf_ste_backward        GENERATOR ste_backward                 FEATURES strict_float)
-qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEATURES strict_float)
-qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float)
+qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEATURES strict_float
+              TUNING lsq_backward_per_tensor CLASSES default)
+qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float
+              TUNING lsq_backward_per_channel CLASSES default)
 qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
 
 # int8 GEMM. Weight packing, and the GEMM per output kind in two tilings the
@@ -37,17 +50,23 @@ foreach (kind s32 u8 s8 f32)
     set(gen gemm_int8_requant)
     set(params requant_type=int8)
   endif ()
-  qforge_kernel(qf_gemm_${kind}        GENERATOR ${gen} ${extra} PARAMS ${params} tile_m=0)
-  qforge_kernel(qf_gemm_${kind}_gemv   GENERATOR ${gen} PARAMS ${params} tile_m=1)
+  qforge_kernel(qf_gemm_${kind}        GENERATOR ${gen} ${extra} PARAMS ${params} tile_m=0
+                TUNING gemm_int8_requant CLASSES small_m default)
+  qforge_kernel(qf_gemm_${kind}_gemv   GENERATOR ${gen} PARAMS ${params} tile_m=1
+                TUNING gemm_int8_requant CLASSES gemv)
 endforeach ()
 
 # int8 convolution: im2col feeding the GEMM above (general and grouped convs),
 # and a direct depthwise kernel per output kind.
 qforge_kernel(qf_im2col              GENERATOR im2col_int8)
-qforge_kernel(qf_dwconv_s32          GENERATOR depthwise_conv_int8_s32)
-qforge_kernel(qf_dwconv_u8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=uint8)
-qforge_kernel(qf_dwconv_s8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=int8)
-qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32)
+qforge_kernel(qf_dwconv_s32          GENERATOR depthwise_conv_int8_s32
+              TUNING depthwise_conv_int8_requant CLASSES default)
+qforge_kernel(qf_dwconv_u8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=uint8
+              TUNING depthwise_conv_int8_requant CLASSES default)
+qforge_kernel(qf_dwconv_s8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=int8
+              TUNING depthwise_conv_int8_requant CLASSES default)
+qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32
+              TUNING depthwise_conv_int8_requant CLASSES default)
 # Direct (implicit-GEMM) conv for ungrouped convs with C_in % 4 == 0: no im2col
 # pass. Its k loop runs over channel groups of one tap (16 for C_in = 64):
 # unrolling 2 measured best on the bench's convs (4: 56x56x64 slower).
@@ -56,10 +75,14 @@ qforge_kernel(qf_dwconv_f32          GENERATOR depthwise_conv_int8_f32)
 # images as parallel tasks (Zen 4, bench_conv vs oneDNN at 1 / 2 threads:
 # 8x14x14x256 3x3 0.75 / 0.72 -> 0.91 / 0.92; 56x56x64 0.92 / 0.85 -> 0.96 / 0.91;
 # 28x28x128 0.91 / 0.82 -> 0.92 / 0.88). 7 x 1 tiles spilled (0.58-0.70).
-qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     ASSEMBLY PARAMS k_unroll=2 tile_oy=2)
-qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2 tile_oy=2)
-qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2 tile_oy=2)
-qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2 tile_oy=2)
+qforge_kernel(qf_dconv_s32           GENERATOR direct_conv_int8_s32     ASSEMBLY PARAMS k_unroll=2 tile_oy=2
+              TUNING direct_conv_int8_requant CLASSES narrow default)
+qforge_kernel(qf_dconv_u8            GENERATOR direct_conv_int8_requant PARAMS requant_type=uint8 k_unroll=2 tile_oy=2
+              TUNING direct_conv_int8_requant CLASSES narrow default)
+qforge_kernel(qf_dconv_s8            GENERATOR direct_conv_int8_requant PARAMS requant_type=int8 k_unroll=2 tile_oy=2
+              TUNING direct_conv_int8_requant CLASSES narrow default)
+qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k_unroll=2 tile_oy=2
+              TUNING direct_conv_int8_requant CLASSES narrow default)
 # Direct conv over flattened input rows (any C_in, dilation_w = 1), in three
 # panel widths the runtime picks by C_out: 1, 2 or 4 int32 vectors
 # (qf_rconv<v>_<kind>): C_in = 1 or 3 convs skip im2col, and C_out = 16 or 32

@@ -14,6 +14,7 @@
 // manifest last.
 
 #include "Halide.h"
+#include "qforge_tune/schedule_db.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -631,47 +632,21 @@ void apply_tuned_database(Request &r, const std::set<std::string> &user_set, con
     const fs::path file = fs::path(r.tuned_dir) / (r.targets[0].to_string() + ".json");
     std::error_code ec;
     if (!fs::is_regular_file(file, ec)) return;
-    const std::string where = "tuned schedule database '" + file.string() + "'";
-    nlohmann::json db;
-    {
-        std::ifstream in(file);
-        try {
-            db = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::exception &e) {
-            throw UsageError(where + " is not valid JSON: " + e.what());
-        }
+    qforge::tune::ScheduleDb db;
+    try {
+        db = qforge::tune::read_db(file.string(), r.targets[0].to_string());
+    } catch (const qforge::tune::DbError &e) {
+        throw UsageError(e.what());
     }
-    auto bad = [&](const std::string &what) { throw UsageError(where + ": " + what); };
-    if (!db.is_object() || db.value("format", "") != "qforge-schedule-db") bad("\"format\" must be \"qforge-schedule-db\"");
-    if (!db.contains("version") || !db["version"].is_number_integer() || db["version"].get<int>() != 1) {
-        bad("unsupported \"version\" (this qforge-gen reads version 1)");
-    }
-    if (!db.contains("target") || !db["target"].is_string() || db["target"].get<std::string>() != r.targets[0].to_string()) {
-        bad("\"target\" must be \"" + r.targets[0].to_string() + "\" (the file's name)");
-    }
-    if (!db.contains("entries") || !db["entries"].is_array()) bad("\"entries\" must be an array");
-    for (size_t i = 0; i < db["entries"].size(); i++) {
-        const auto &e = db["entries"][i];
-        const std::string at = "entries[" + std::to_string(i) + "]";
-        if (!e.is_object() || !e.contains("operator") || !e["operator"].is_string() || !e.contains("shape_class") ||
-            !e["shape_class"].is_string() || !e.contains("params") || !e["params"].is_object()) {
-            bad(at + " needs \"operator\" and \"shape_class\" (strings) and \"params\" (an object)");
-        }
-        if (e["operator"].get<std::string>() != r.generator || e["shape_class"].get<std::string>() != r.shape_class) {
-            continue;
-        }
+    for (size_t i = 0; i < db.entries.size(); i++) {
+        const auto &e = db.entries[i];
+        if (e["operator"] != r.generator || e["shape_class"] != r.shape_class) continue;
         for (const auto &kv : e["params"].items()) {
             if (std::find(names.begin(), names.end(), kv.key()) == names.end()) {
-                bad(at + ": operator " + r.generator + " has no parameter '" + kv.key() + "'");
+                throw UsageError("tuned schedule database '" + file.string() + "': entries[" + std::to_string(i) +
+                                 "]: operator " + r.generator + " has no parameter '" + kv.key() + "'");
             }
-            std::string v;
-            if (kv.value().is_string()) {
-                v = kv.value().get<std::string>();
-            } else if (kv.value().is_number_integer() || kv.value().is_boolean()) {
-                v = kv.value().dump();
-            } else {
-                bad(at + ": parameter " + kv.key() + " must be a string, an integer or a boolean");
-            }
+            const std::string v = kv.value().is_string() ? kv.value().get<std::string>() : kv.value().dump();
             if (!user_set.count(kv.key()) && !r.fixed.count(kv.key())) r.tuned[kv.key()] = v;
         }
         r.tuned_file = file.string();

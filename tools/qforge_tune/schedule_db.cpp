@@ -74,7 +74,7 @@ ScheduleDb parse_db(const nlohmann::json &db, const std::string &where, const st
 }
 
 ScheduleDb read_db(const std::string &file, const std::string &expected_target) {
-    const std::string where = "schedule database '" + file + "'";
+    const std::string where = "tuned schedule database '" + file + "'";
     std::ifstream in(file);
     if (!in) throw DbError(where + " cannot be read");
     nlohmann::json j;

@@ -1,0 +1,17 @@
+# cmake -DDB=<file> -DTARGET=<target> -P cmake/check_tuned_db.cmake
+# Checks a tuned schedule database as the build would (cmake/QforgeTunedDb.cmake)
+# and prints its entries; fails with the build's message if it is malformed.
+if (NOT DEFINED DB OR NOT DEFINED TARGET)
+  message(FATAL_ERROR "usage: cmake -DDB=<file> -DTARGET=<target> -P check_tuned_db.cmake")
+endif ()
+cmake_minimum_required(VERSION 3.22)  # the project's policies (IN_LIST)
+include(${CMAKE_CURRENT_LIST_DIR}/QforgeTunedDb.cmake)
+qforge_read_tuned_db("${DB}" "${TARGET}" db)
+message("${DB}: ${db_COUNT} entries")
+if (db_COUNT GREATER 0)
+  math(EXPR last "${db_COUNT} - 1")
+  foreach (i RANGE ${last})
+    list(JOIN db_${i}_PARAMS " " params)
+    message("entries[${i}]: ${db_${i}_OPERATOR} ${db_${i}_CLASS} ${params}")
+  endforeach ()
+endif ()
