@@ -50,6 +50,22 @@ Expr to_signed(const Expr &v) { return cast<int8_t>(v ^ cast<uint8_t>(0x80)); }
 Expr folded_zero_point(const Expr &z, bool signed_activations) { return signed_activations ? z - 128 : z; }
 
 
+// The scalar inputs the direct and depthwise convs share, estimated for an
+// autoscheduler (the values qforge-tune's workloads pass).
+template<typename G>
+void estimate_conv_scalars(G &g, const qforge::generators::ShapeSpec &s) {
+    g.x_zero_point.set_estimate(9);
+    g.stride_w.set_estimate(s.stride);
+    g.stride_h.set_estimate(s.stride);
+    g.dilation_w.set_estimate(1);
+    g.dilation_h.set_estimate(1);
+    g.pad_left.set_estimate(s.pad);
+    g.pad_top.set_estimate(s.pad);
+    g.out_zero_point.set_estimate(5);
+    g.out_min.set_estimate(0);
+    g.out_max.set_estimate(255);
+}
+
 class Im2colInt8 : public Generator<Im2colInt8> {
 public:
     qs::Im2colParams tuning;
@@ -169,18 +185,9 @@ private:
         row_sums.set_estimates({{0, np}});
         bias.set_estimates({{0, np}});
         channel_scale.set_estimates({{0, np}});
-        x_zero_point.set_estimate(9);
         kernel_w.set_estimate(KW);
         kernel_h.set_estimate(KH);
-        stride_w.set_estimate(s.stride);
-        stride_h.set_estimate(s.stride);
-        dilation_w.set_estimate(1);
-        dilation_h.set_estimate(1);
-        pad_left.set_estimate(s.pad);
-        pad_top.set_estimate(s.pad);
-        out_zero_point.set_estimate(5);
-        out_min.set_estimate(0);
-        out_max.set_estimate(255);
+        estimate_conv_scalars(*this, s);
         y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
     }
 
@@ -365,16 +372,7 @@ private:
         w.set_estimates({{0, cp}, {0, KW}, {0, KH}});
         bias.set_estimates({{0, cp}});
         channel_scale.set_estimates({{0, cp}});
-        x_zero_point.set_estimate(9);
-        stride_w.set_estimate(s.stride);
-        stride_h.set_estimate(s.stride);
-        dilation_w.set_estimate(1);
-        dilation_h.set_estimate(1);
-        pad_left.set_estimate(s.pad);
-        pad_top.set_estimate(s.pad);
-        out_zero_point.set_estimate(5);
-        out_min.set_estimate(0);
-        out_max.set_estimate(255);
+        estimate_conv_scalars(*this, s);
         y.set_estimates({{0, C}, {0, OW}, {0, OH}, {0, N}});
     }
 

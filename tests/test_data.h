@@ -12,6 +12,16 @@
 
 namespace qforge::testing {
 
+// n integers uniform in [lo, hi], from a fixed seed (the same inputs every run).
+template<typename T>
+std::vector<T> uniform_ints(size_t n, int lo, int hi, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> d(lo, hi);
+    std::vector<T> v(n);
+    for (auto &x : v) x = static_cast<T>(d(rng));
+    return v;
+}
+
 struct GridCase {
     float scale;
     int32_t zero_point;

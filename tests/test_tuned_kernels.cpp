@@ -14,19 +14,13 @@
 #include "qforge/qforge.h"
 #include "qforge/tuning.h"
 #include "reference/gemm_ref.h"
+#include "test_data.h"
 
 namespace {
 
 using namespace qforge;
 
-template<typename T>
-std::vector<T> random_values(size_t n, int lo, int hi, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> d(lo, hi);
-    std::vector<T> v(n);
-    for (auto &x : v) x = static_cast<T>(d(rng));
-    return v;
-}
+using qforge::testing::uniform_ints;
 
 // Runs f with tuned kernels enabled and disabled; returns both results.
 template<typename F>
@@ -54,12 +48,12 @@ TEST(TunedKernels, TableIsConsistent) {
 
 TEST(TunedKernels, GemmEveryClassMatchesDefaultAndReference) {
     const int64_t N = 100, K = 77;  // K not a multiple of 4; N not of the panel
-    const auto w = random_values<int8_t>(size_t(N * K), -128, 127, 2);
-    const auto bias = random_values<int32_t>(size_t(N), -3000, 3000, 3);
+    const auto w = uniform_ints<int8_t>(size_t(N * K), -128, 127, 2);
+    const auto bias = uniform_ints<int32_t>(size_t(N), -3000, 3000, 3);
     PackedGemmWeights packed(TensorView(const_cast<int8_t *>(w.data()), {N, K}));
     Requantization rq{{0.0021f}, 3, 0, 255};
     for (int64_t M : {1, 3, 4, 5, 17, 63, 64, 130}) {
-        const auto a = random_values<uint8_t>(size_t(M * K), 0, 255, uint32_t(M));
+        const auto a = uniform_ints<uint8_t>(size_t(M * K), 0, 255, uint32_t(M));
         GemmOptions opt{11, bias.data()};
         auto [tuned, plain] = tuned_and_default([&] {
             std::vector<uint8_t> c(size_t(M * N));
@@ -93,9 +87,9 @@ TEST(TunedKernels, ConvsMatchDefault) {
     for (const Case &cs : {Case{2, 14, 14, 32, 64, 3, 1, 1, 1}, Case{1, 30, 30, 16, 64, 3, 1, 1, 1},
                            Case{1, 20, 20, 64, 64, 3, 2, 1, 1}, Case{2, 17, 17, 32, 32, 3, 1, 1, 32}}) {
         const int64_t cg = cs.c / cs.groups;
-        const auto x = random_values<uint8_t>(size_t(cs.n * cs.h * cs.w * cs.c), 0, 255, 5);
-        const auto w = random_values<int8_t>(size_t(cs.o * cs.k * cs.k * cg), -128, 127, 6);
-        const auto bias = random_values<int32_t>(size_t(cs.o), -3000, 3000, 7);
+        const auto x = uniform_ints<uint8_t>(size_t(cs.n * cs.h * cs.w * cs.c), 0, 255, 5);
+        const auto w = uniform_ints<int8_t>(size_t(cs.o * cs.k * cs.k * cg), -128, 127, 6);
+        const auto bias = uniform_ints<int32_t>(size_t(cs.o), -3000, 3000, 7);
         PackedConvWeights packed(TensorView(const_cast<int8_t *>(w.data()), {cs.o, cs.k, cs.k, cg}), cs.groups);
         Conv2dGeometry g;
         g.stride_h = g.stride_w = cs.stride;

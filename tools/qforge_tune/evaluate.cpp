@@ -87,7 +87,7 @@ Compiled compile(const TuneOperator &op, const Candidate &c, const EvalSettings 
         values["auto_schedule"] = "true";
         // cores, last-level cache bytes, cost of a load relative to arithmetic (Halide's defaults but the cores)
         values["machine_params"] = std::to_string(s.threads) + ",16777216,40";
-        values["autoschedule_shape"] = workloads.front()->shape;
+        values["autoschedule_shape"] = c.autoschedule_shape.empty() ? workloads.front()->shape : c.autoschedule_shape;
         Halide::load_plugin(autoscheduler_plugin(c.autoscheduler));
         Halide::Pipeline::set_default_autoscheduler_name(c.autoscheduler);
     }

@@ -19,6 +19,7 @@ struct Candidate {
     Kind kind = Kind::jit;
     std::map<std::string, std::string> params;  // schedule parameters (jit)
     std::string autoscheduler;                  // Adams2019, Li2018, Mullapudi2016 (autoscheduler)
+    std::string autoschedule_shape;             // the shape the autoscheduler plans for (its estimates)
     std::string label() const;                  // "default", "tile_m=4 k_unroll=2", "Adams2019"
 };
 

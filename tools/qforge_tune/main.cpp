@@ -124,7 +124,10 @@ struct UnitResult {
     // hand_ms: the search's start (the build's parameters where the class
     // allows them), JIT-compiled, timed in the final rounds.
     std::vector<double> default_ms, hand_ms, tuned_ms;
-    std::map<std::string, Measurement> autoschedulers;
+    // Per autoscheduler, one measurement per shape: each shape gets its own
+    // schedule, planned for its sizes (they are shape-specialised, and a
+    // schedule planned for a large shape may index out of bounds on a small one).
+    std::map<std::string, std::vector<Measurement>> autoschedulers;
     Params tuned;
     bool kept_default = false;
     int evaluated = 0, rejected = 0;
@@ -172,13 +175,14 @@ UnitResult result_from_entry(UnitResult r, const json &e) {
         if (s.contains("start_jit_ms")) r.hand_ms.push_back(s["start_jit_ms"].get<double>());
     }
     if (r.hand_ms.size() != r.default_ms.size()) r.hand_ms.clear();
-    if (e.contains("autoschedulers")) {
-        for (const auto &kv : e["autoschedulers"].items()) {
+    for (const auto &sh : e["shapes"]) {
+        if (!sh.contains("autoschedulers")) continue;
+        for (const auto &kv : sh["autoschedulers"].items()) {
             Measurement m;
             m.status = kv.value().value("status", "error");
             m.detail = kv.value().value("detail", "");
-            if (kv.value().contains("ms")) m.ms = kv.value()["ms"].get<std::vector<double>>();
-            r.autoschedulers[kv.key()] = m;
+            if (kv.value().contains("ms")) m.ms = {kv.value()["ms"].get<double>()};
+            r.autoschedulers[kv.key()].push_back(m);
         }
     }
     r.evaluated = e.value("candidates_evaluated", 0);
@@ -409,7 +413,10 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
         EvalSettings s = settings(0, cls);
         s.timeout_s = 600;
         std::fprintf(stderr, "%s: running the %s autoscheduler\n", unit.c_str(), name.c_str());
-        r.autoschedulers[name] = evaluate(op_, workloads, {Candidate{Candidate::Kind::autoscheduler, {}, name}}, s)[0];
+        for (Workload *w : workloads) {
+            Candidate c{Candidate::Kind::autoscheduler, {}, name, w->shape};
+            r.autoschedulers[name].push_back(evaluate(op_, {w}, {c}, s)[0]);
+        }
     }
 
     // Re-measure the leaders against the default in alternating rounds (one
@@ -469,22 +476,17 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
         if (!r.hand_ms.empty()) sj["start_jit_ms"] = r.hand_ms[w];
         sj[std::string("tuned_") + (std::string(workloads[w]->work_unit) == "GOPS" ? "gops" : "gbps")] =
             workloads[w]->work / (r.tuned_ms[w] * 1e6);
+        json as = json::object();
+        for (const auto &kv : r.autoschedulers) {
+            const Measurement &m = kv.second[w];
+            as[kv.first] = m.ok() ? json{{"status", "ok"}, {"ms", m.ms[0]}} : json{{"status", m.status}, {"detail", m.detail}};
+        }
+        sj["autoschedulers"] = as;
         shapes_j.push_back(sj);
     }
     entry["default_ms"] = dsum;
     entry["tuned_ms"] = tsum;
     entry["shapes"] = shapes_j;
-    json as = json::object();
-    for (const auto &kv : r.autoschedulers) {
-        json a = {{"status", kv.second.status}};
-        if (kv.second.ok()) {
-            a["ms"] = kv.second.ms;
-        } else {
-            a["detail"] = kv.second.detail;
-        }
-        as[kv.first] = a;
-    }
-    entry["autoschedulers"] = as;
     if (r.kept_default) entry["note"] = "no candidate beat the default by 1% on the class without losing 2% on a shape";
     entry["threads"] = o_.threads;
     entry["candidates_evaluated"] = r.evaluated;
@@ -506,10 +508,12 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
 
 // ---- the final table -------------------------------------------------------------------
 
-std::string ratio_cell(const Measurement &m, const std::vector<double> &base, size_t w) {
+std::string ratio_cell(const std::vector<Measurement> &per_shape, const std::vector<double> &base, size_t w) {
+    if (w >= per_shape.size()) return "-";
+    const Measurement &m = per_shape[w];
     if (!m.ok()) return m.status;
     char s[32];
-    std::snprintf(s, sizeof s, "%.2fx", base[w] / m.ms[w]);
+    std::snprintf(s, sizeof s, "%.2fx", base[w] / m.ms[0]);
     return s;
 }
 

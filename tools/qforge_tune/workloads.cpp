@@ -17,6 +17,7 @@
 #include "reference/conv_ref.h"
 #include "reference/gemm_ref.h"
 #include "reference/numerics_ref.h"
+#include "test_data.h"
 
 namespace qforge::tune {
 
@@ -60,14 +61,7 @@ std::vector<std::string> ints(std::initializer_list<int> v) {
     return out;
 }
 
-template<typename T>
-std::vector<T> random_ints(size_t n, int lo, int hi, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> d(lo, hi);
-    std::vector<T> v(n);
-    for (auto &x : v) x = static_cast<T>(d(rng));
-    return v;
-}
+using qforge::testing::uniform_ints;
 
 // The same output stage for GEMM and conv workloads: per-channel multipliers,
 // a non-zero output zero point, clamp to u8.
@@ -85,37 +79,47 @@ RequantSetup requant_for(int64_t channels, int64_t k) {
     return r;
 }
 
-std::string first_byte_mismatch(const uint8_t *got, const std::vector<uint8_t> &want, const char *what) {
-    for (size_t i = 0; i < want.size(); i++) {
-        if (got[i] != want[i]) {
-            return std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", reference " +
-                   std::to_string(want[i]);
+// The int8 operators' u8 output: the reference requantizes the plain
+// accumulator (channels innermost) and the check compares every byte.
+class RequantizedWorkload : public Workload {
+public:
+    std::string check() override {
+        for (size_t i = 0; i < want_.size(); i++) {
+            if (out_[i] != want_[i]) {
+                return "output[" + std::to_string(i) + "] = " + std::to_string(out_[i]) + ", reference " +
+                       std::to_string(want_[i]);
+            }
         }
+        return "";
     }
-    return "";
-}
+    void corrupt() override { out_.back() ^= 1; }
+
+protected:
+    void set_reference(const std::vector<int32_t> &acc, int64_t channels, int64_t k) {
+        rq_ = requant_for(channels, k);
+        want_.resize(acc.size());
+        for (size_t i = 0; i < acc.size(); i++) {
+            want_[i] = static_cast<uint8_t>(ref::requantize(acc[i], rq_.multiplier[i % size_t(channels)],
+                                                            rq_.out_zero_point, rq_.out_min, rq_.out_max));
+        }
+        out_.assign(want_.size(), 0);
+    }
+    RequantSetup rq_;
+    std::vector<uint8_t> want_, out_;
+};
 
 // ---- int8 GEMM, requantized to u8 ---------------------------------------------------
 
-class GemmWorkload : public Workload {
+class GemmWorkload : public RequantizedWorkload {
 public:
     GemmWorkload(int64_t m, int64_t n, int64_t k) : m_(m), n_(n), k_(k) {}
     void prepare() override {
-        a_ = random_ints<uint8_t>(size_t(m_ * k_), 0, 255, 1);
-        w_ = random_ints<int8_t>(size_t(n_ * k_), -128, 127, 2);
-        bias_ = random_ints<int32_t>(size_t(n_), -5000, 5000, 3);
-        rq_ = requant_for(n_, k_);
-        const auto acc = ref::gemm_acc(a_, w_, bias_, kZeroPoint, m_, n_, k_);
-        want_.resize(acc.size());
-        for (size_t i = 0; i < acc.size(); i++) {
-            want_[i] = static_cast<uint8_t>(ref::requantize(acc[i], rq_.multiplier[i % size_t(n_)],
-                                                            rq_.out_zero_point, rq_.out_min, rq_.out_max));
-        }
+        a_ = uniform_ints<uint8_t>(size_t(m_ * k_), 0, 255, 1);
+        w_ = uniform_ints<int8_t>(size_t(n_ * k_), -128, 127, 2);
+        bias_ = uniform_ints<int32_t>(size_t(n_), -5000, 5000, 3);
+        set_reference(ref::gemm_acc(a_, w_, bias_, kZeroPoint, m_, n_, k_), n_, k_);
     }
-    void setup() override {
-        packed_ = PackedGemmWeights(TensorView(w_.data(), DType::s8, {n_, k_}));
-        out_.assign(size_t(m_ * n_), 0);
-    }
+    void setup() override { packed_ = PackedGemmWeights(TensorView(w_.data(), DType::s8, {n_, k_})); }
     void run() override {
         GemmOptions opt;
         opt.a_zero_point = kZeroPoint;
@@ -123,16 +127,13 @@ public:
         gemm_requantized(TensorView(a_.data(), DType::u8, {m_, k_}), packed_, opt, rq_.requantization(),
                          TensorView(out_.data(), DType::u8, {m_, n_}));
     }
-    std::string check() override { return first_byte_mismatch(out_.data(), want_, "c"); }
-    void corrupt() override { out_.back() ^= 1; }
 
 private:
     static constexpr int32_t kZeroPoint = 7;
     int64_t m_, n_, k_;
-    std::vector<uint8_t> a_, want_, out_;
+    std::vector<uint8_t> a_;
     std::vector<int8_t> w_;
     std::vector<int32_t> bias_;
-    RequantSetup rq_;
     PackedGemmWeights packed_;
 };
 
@@ -189,27 +190,21 @@ ConvShape parse_conv_shape(const std::string &text, bool depthwise) {
     return s;
 }
 
-class ConvWorkload : public Workload {
+class ConvWorkload : public RequantizedWorkload {
 public:
     explicit ConvWorkload(const ConvShape &s) : s_(s) {}
     void prepare() override {
         const int64_t cg = s_.c / s_.g.groups;
-        x_ = random_ints<uint8_t>(size_t(s_.n * s_.h * s_.w * s_.c), 0, 255, 11);
-        w_ = random_ints<int8_t>(size_t(s_.o * s_.kh * s_.kw * cg), -128, 127, 12);
-        bias_ = random_ints<int32_t>(size_t(s_.o), -5000, 5000, 13);
-        rq_ = requant_for(s_.o, s_.kh * s_.kw * cg);
-        const auto acc = ref::conv2d_acc(x_, s_.n, s_.h, s_.w, s_.c, w_, s_.o, s_.kh, s_.kw, bias_, kZeroPoint, s_.g,
-                                         s_.oh, s_.ow);
-        want_.resize(acc.size());
-        for (size_t i = 0; i < acc.size(); i++) {
-            want_[i] = static_cast<uint8_t>(ref::requantize(acc[i], rq_.multiplier[i % size_t(s_.o)],
-                                                            rq_.out_zero_point, rq_.out_min, rq_.out_max));
-        }
+        x_ = uniform_ints<uint8_t>(size_t(s_.n * s_.h * s_.w * s_.c), 0, 255, 11);
+        w_ = uniform_ints<int8_t>(size_t(s_.o * s_.kh * s_.kw * cg), -128, 127, 12);
+        bias_ = uniform_ints<int32_t>(size_t(s_.o), -5000, 5000, 13);
+        set_reference(ref::conv2d_acc(x_, s_.n, s_.h, s_.w, s_.c, w_, s_.o, s_.kh, s_.kw, bias_, kZeroPoint, s_.g,
+                                      s_.oh, s_.ow),
+                      s_.o, s_.kh * s_.kw * cg);
     }
     void setup() override {
         const int64_t cg = s_.c / s_.g.groups;
         packed_ = PackedConvWeights(TensorView(w_.data(), DType::s8, {s_.o, s_.kh, s_.kw, cg}), s_.g.groups);
-        out_.assign(want_.size(), 0);
     }
     void run() override {
         GemmOptions opt;
@@ -218,16 +213,13 @@ public:
         conv2d_requantized(TensorView(x_.data(), DType::u8, {s_.n, s_.h, s_.w, s_.c}), packed_, s_.g, opt,
                            rq_.requantization(), TensorView(out_.data(), DType::u8, {s_.n, s_.oh, s_.ow, s_.o}));
     }
-    std::string check() override { return first_byte_mismatch(out_.data(), want_, "y"); }
-    void corrupt() override { out_.back() ^= 1; }
 
 private:
     static constexpr int32_t kZeroPoint = 9;
     ConvShape s_;
-    std::vector<uint8_t> x_, want_, out_;
+    std::vector<uint8_t> x_;
     std::vector<int8_t> w_;
     std::vector<int32_t> bias_;
-    RequantSetup rq_;
     PackedConvWeights packed_;
 };
 
