@@ -87,11 +87,15 @@ qforge_kernel(qf_dconv_f32           GENERATOR direct_conv_int8_f32     PARAMS k
 # panel widths the runtime picks by C_out: 1, 2 or 4 int32 vectors
 # (qf_rconv<v>_<kind>): C_in = 1 or 3 convs skip im2col, and C_out = 16 or 32
 # computes no padded columns.
+# Each panel width is its own tuning class (pv1, pv2, pv4: qforge/tuning.h).
 foreach (pv 1 2 4)
-  qforge_kernel(qf_rconv${pv}_s32    GENERATOR direct_conv_rows_int8_s32     PARAMS panel_vectors=${pv})
-  qforge_kernel(qf_rconv${pv}_u8     GENERATOR direct_conv_rows_int8_requant PARAMS requant_type=uint8 panel_vectors=${pv})
-  qforge_kernel(qf_rconv${pv}_s8     GENERATOR direct_conv_rows_int8_requant PARAMS requant_type=int8 panel_vectors=${pv})
-  qforge_kernel(qf_rconv${pv}_f32    GENERATOR direct_conv_rows_int8_f32     PARAMS panel_vectors=${pv})
+  set(tuning TUNING direct_conv_rows_int8_requant CLASSES pv${pv})
+  qforge_kernel(qf_rconv${pv}_s32    GENERATOR direct_conv_rows_int8_s32     PARAMS panel_vectors=${pv} ${tuning})
+  qforge_kernel(qf_rconv${pv}_u8     GENERATOR direct_conv_rows_int8_requant PARAMS requant_type=uint8 panel_vectors=${pv}
+                ${tuning})
+  qforge_kernel(qf_rconv${pv}_s8     GENERATOR direct_conv_rows_int8_requant PARAMS requant_type=int8 panel_vectors=${pv}
+                ${tuning})
+  qforge_kernel(qf_rconv${pv}_f32    GENERATOR direct_conv_rows_int8_f32     PARAMS panel_vectors=${pv} ${tuning})
 endforeach ()
 
 # float32 training kernels: GEMM and convolution (kernels_train_gemm.cmake),

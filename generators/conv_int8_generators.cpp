@@ -219,6 +219,7 @@ public:
 
     GeneratorParam<Type> requant_type{"requant_type", UInt(8)};
     qs::RowsConvParams tiling;
+    qforge::generators::AutoscheduleParams autoschedule;  // shape "NxHxWxC:OxKHxKW[:sS][:pP]"
 
     Input<Buffer<uint8_t>> x{"x", 3};                 // x(b, h, n), b = w * C_in + c
     Input<Buffer<int8_t>> packed{"packed", 4};        // packed(kk, oi, ko, oo)
@@ -271,11 +272,44 @@ public:
     }
 
     void schedule() {
+        if (this->get_auto_schedule()) {
+            set_autoschedule_estimates();
+            return;
+        }
         qs::schedule_rows_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                  channels, stride_w, get_target(), tiling);
     }
 
 private:
+    // The buffers the runtime passes (runtime/src/conv.cpp, rows_conv).
+    void set_autoschedule_estimates() {
+        namespace ng = qforge::generators;
+        const auto s = ng::parse_shape_spec(autoschedule.autoschedule_shape, "NxHxWxC:OxKHxKW[:sS][:pP]", 4, 3);
+        const int N = s.dims[0], H = s.dims[1], W = s.dims[2], C = s.dims[3];
+        const int O = s.kernel[0], KH = s.kernel[1], KW = s.kernel[2];
+        const int OH = (H + 2 * s.pad - KH) / s.stride + 1, OW = (W + 2 * s.pad - KW) / s.stride + 1;
+        const int group = layout::k_group(get_target()), panel = layout::rows_conv_panel_width(get_target(), tiling);
+        const int groups_per_row = (KW * C + group - 1) / group, np = ng::round_up(O, panel);
+        x.set_estimates({{0, W * C}, {0, H}, {0, N}});
+        packed.set_estimates({{0, group}, {0, panel}, {0, KH * groups_per_row}, {0, np / panel}});
+        row_sums.set_estimates({{0, ng::round_up(O, 64)}});
+        bias.set_estimates({{0, ng::round_up(O, 64)}});
+        channel_scale.set_estimates({{0, ng::round_up(O, 64)}});
+        x_zero_point.set_estimate(9);
+        channels.set_estimate(C);
+        row_groups.set_estimate(groups_per_row);
+        kernel_h.set_estimate(KH);
+        stride_w.set_estimate(s.stride);
+        stride_h.set_estimate(s.stride);
+        dilation_h.set_estimate(1);
+        pad_left.set_estimate(s.pad);
+        pad_top.set_estimate(s.pad);
+        out_zero_point.set_estimate(5);
+        out_min.set_estimate(0);
+        out_max.set_estimate(255);
+        y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
+    }
+
     Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
     RDom r;
     Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};

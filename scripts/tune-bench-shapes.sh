@@ -30,6 +30,8 @@ run() {  # run <op> <shapes>
 run gemm_int8 "1x1024x1024,16x1024x1024,8x2048x512,48x512x300,1024x1024x1024,256x256x256,512x512x512,2048x2048x2048,64x1024x1024,128x4096x1024,3136x64x576,256x256x1000"
 # Direct conv: the bench's 3x3 convs (8x14x14x256 is "narrow": 14 pixels per row).
 run conv_int8 "1x56x56x64:64x3x3:p1,1x28x28x128:128x3x3:p1,8x14x14x256:256x3x3:p1"
+# The QAT network's convs (bench_conv "qat" rows): C_in = 1, and C_out = 32 (a 2-vector panel).
+run rows_conv_int8 "128x28x28x1:16x5x5:p2,128x14x14x16:32x5x5:p2"
 run depthwise_conv_int8 "1x112x112x32:3x3:p1,1x56x56x64:3x3:s2:p1"
 run fake_quant "1048576,16777216"
 run lsq_backward "1048576,16777216"

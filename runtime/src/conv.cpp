@@ -205,15 +205,18 @@ void rows_conv(const char *op, const Prepared &in, const PackedConvWeights &w, c
     Halide::Runtime::Buffer<float> cs(ge.channel_scale.data(), static_cast<int>(gw.n_padded()));
     Halide::Runtime::Buffer<void> yb(detail::halide_type_for(e.out), y.data(), static_cast<int>(w.out_channels()),
                                      static_cast<int>(ow), static_cast<int>(oh), static_cast<int>(in.n));
+    const int64_t vectors = panel / (detail::gemm_layout().panel / 4);
+    const char *cls = shape_class::rows_conv(vectors);  // tuned kernels per panel width (qforge/tuning.h)
+    const int32_t c_in = static_cast<int32_t>(in.c), row_groups = static_cast<int32_t>(w.row_groups());
+    const int32_t kh = static_cast<int32_t>(w.kernel_h()), x_zero_point = in.zero_point;
     auto call = [&](auto fn, const char *name) {
-        detail::check_kernel(fn(xb, pb, sb, bb, in.zero_point, static_cast<int32_t>(in.c),
-                                static_cast<int32_t>(w.row_groups()), static_cast<int32_t>(w.kernel_h()), g.stride_w,
-                                g.stride_h, g.dilation_h, g.pad_left, g.pad_top, cs, ge.out_zero_point, ge.out_min,
-                                ge.out_max, yb),
+        detail::check_kernel(detail::call_kernel(detail::choose_kernel(name, cls), fn, xb, pb, sb, bb, x_zero_point,
+                                                 c_in, row_groups, kh, g.stride_w, g.stride_h, g.dilation_h,
+                                                 g.pad_left, g.pad_top, cs, ge.out_zero_point, ge.out_min, ge.out_max,
+                                                 yb),
                              op, name);
     };
     using Fn = decltype(&qf_rconv1_s32);
-    const int64_t vectors = panel / (detail::gemm_layout().panel / 4);
     if (vectors == 1) {
         call_for_output(e.out, KernelFamily<Fn>{qf_rconv1_s32, qf_rconv1_u8, qf_rconv1_s8, qf_rconv1_f32, "qf_rconv1"},
                         call);

@@ -81,8 +81,13 @@ Compiled compile(const TuneOperator &op, const Candidate &c, const EvalSettings 
     for (const auto &f : op.features) t = t.with_feature(Halide::Target::feature_from_name(f));
     auto gen = Halide::Internal::GeneratorRegistry::create(op.generator, Halide::GeneratorContext(t));
     Halide::Internal::GeneratorParamsMap values;
+    // The build's parameters for this class (e.g. the rows conv's panel
+    // width, the direct conv's tile rows), then the candidate's.
     for (const auto &kv : op.fixed) values[kv.first] = kv.second;
-    for (const auto &kv : c.params) values[kv.first] = kv.second;
+    for (const auto &kv : op.base_params(workloads.front()->shape_class)) values[kv.first] = kv.second;
+    if (c.kind == Candidate::Kind::jit) {
+        for (const auto &kv : c.params) values[kv.first] = kv.second;
+    }
     if (c.kind == Candidate::Kind::autoscheduler) {
         values["auto_schedule"] = "true";
         // cores, last-level cache bytes, cost of a load relative to arithmetic (Halide's defaults but the cores)

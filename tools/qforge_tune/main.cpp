@@ -26,6 +26,7 @@
 
 #include "Halide.h"
 #include "evaluate.h"
+#include "schedules/layout.h"
 #include "schedule_db.h"
 #include "workloads.h"
 
@@ -441,8 +442,17 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     // Noise allowance: 1% on the class, 2% on any one shape.
     size_t winner = 0;
     double winner_obj = 1.0;
+    // A candidate with the build's own parameters is the default schedule: a
+    // difference between its JIT and AOT code is noise, not a tuning gain.
+    auto is_build_default = [&](const Params &p) {
+        for (const auto &kv : p) {
+            auto it = base.find(kv.first);
+            if (it == base.end() || it->second != kv.second) return false;
+        }
+        return true;
+    };
     for (size_t i = 1; i < final_cands.size(); i++) {
-        if (!final_m[i].ok()) continue;
+        if (!final_m[i].ok() || is_build_default(final_cands[i].params)) continue;
         const double obj = objective(final_m[i].ms, r.default_ms);
         bool no_shape_slower = true;
         for (size_t w = 0; w < workloads.size(); w++) no_shape_slower &= final_m[i].ms[w] <= 1.02 * r.default_ms[w];
@@ -559,7 +569,7 @@ int run_tune(const Options &o) {
     std::string shape;
     while (std::getline(ss, shape, ',')) {
         if (shape.empty()) continue;
-        all.push_back(op.parse(shape));
+        all.push_back(op.parse(shape, qforge::schedules::panel_width(target) / 4));
         if (std::find(classes.begin(), classes.end(), all.back()->shape_class) == classes.end()) {
             classes.push_back(all.back()->shape_class);
         }

@@ -137,7 +137,7 @@ private:
     PackedGemmWeights packed_;
 };
 
-std::unique_ptr<Workload> parse_gemm(const std::string &shape) {
+std::unique_ptr<Workload> parse_gemm(const std::string &shape, int) {
     auto d = parse_dims(shape, 3, "gemm_int8 shape MxNxK");
     auto w = std::make_unique<GemmWorkload>(d[0], d[1], d[2]);
     w->shape = shape;
@@ -223,11 +223,16 @@ private:
     PackedConvWeights packed_;
 };
 
-std::unique_ptr<Workload> parse_conv(const std::string &shape) {
+// Which of the runtime's ungrouped conv paths a shape takes (runtime/src/conv.cpp):
+// C_in % 4 != 0 or C_out at most two vectors: the rows conv; else the direct conv.
+bool takes_rows_conv(const ConvShape &s, int int32_lanes) { return s.c % 4 != 0 || s.o <= 2 * int32_lanes; }
+
+std::unique_ptr<Workload> parse_conv(const std::string &shape, int int32_lanes) {
     ConvShape s = parse_conv_shape(shape, false);
-    if (s.c % 4 != 0) {
-        throw UsageError("conv_int8 tunes the direct conv, which takes C_in % 4 == 0; '" + shape + "' has C_in = " +
-                         std::to_string(s.c));
+    if (takes_rows_conv(s, int32_lanes) || (s.kh == 1 && s.kw == 1 && s.g.stride_h == 1 && s.g.pad_top == 0)) {
+        throw UsageError("conv_int8 tunes the direct conv, which the runtime runs for C_in % 4 == 0, C_out > " +
+                         std::to_string(2 * int32_lanes) + " and not 1x1/stride 1/unpadded; '" + shape +
+                         "' takes another path (rows_conv_int8 or the GEMM)");
     }
     auto w = std::make_unique<ConvWorkload>(s);
     w->shape = shape;
@@ -236,7 +241,21 @@ std::unique_ptr<Workload> parse_conv(const std::string &shape) {
     return w;
 }
 
-std::unique_ptr<Workload> parse_depthwise(const std::string &shape) {
+std::unique_ptr<Workload> parse_rows_conv(const std::string &shape, int int32_lanes) {
+    ConvShape s = parse_conv_shape(shape, false);
+    if (!takes_rows_conv(s, int32_lanes)) {
+        throw UsageError("rows_conv_int8 tunes the conv over input rows, which the runtime runs for C_in % 4 != 0 "
+                         "or C_out <= " + std::to_string(2 * int32_lanes) + "; '" + shape + "' takes the direct conv");
+    }
+    auto w = std::make_unique<ConvWorkload>(s);
+    w->shape = shape;
+    const int64_t vectors = s.o <= int32_lanes ? 1 : s.o <= 2 * int32_lanes ? 2 : 4;
+    w->shape_class = shape_class::rows_conv(vectors);
+    w->work = 2.0 * double(s.n * s.oh * s.ow * s.o) * double(s.kh * s.kw * s.c);
+    return w;
+}
+
+std::unique_ptr<Workload> parse_depthwise(const std::string &shape, int) {
     ConvShape s = parse_conv_shape(shape, true);
     auto w = std::make_unique<ConvWorkload>(s);
     w->shape = shape;
@@ -336,7 +355,7 @@ private:
     LsqGradients grads_;
 };
 
-std::unique_ptr<Workload> parse_fake_quant(const std::string &shape) {
+std::unique_ptr<Workload> parse_fake_quant(const std::string &shape, int) {
     const int64_t n = parse_count(shape, "fake_quant");
     auto w = std::make_unique<FakeQuantWorkload>(n);
     w->shape = shape;
@@ -346,7 +365,7 @@ std::unique_ptr<Workload> parse_fake_quant(const std::string &shape) {
     return w;
 }
 
-std::unique_ptr<Workload> parse_lsq(const std::string &shape) {
+std::unique_ptr<Workload> parse_lsq(const std::string &shape, int) {
     const int64_t n = parse_count(shape, "lsq_backward");
     auto w = std::make_unique<LsqBackwardWorkload>(n);
     w->shape = shape;
@@ -384,6 +403,18 @@ std::vector<ParamDomain> dconv_space(const std::string &, bool) {
     return {{"tile_m", ints({0, 1, 2, 3, 4, 5, 6, 7, 8})}, {"tile_oy", ints({1, 2, 3, 4})}, {"k_unroll", ints({1, 2, 4})}};
 }
 
+// The rows conv: one library per panel width; the class names it (pv1, pv2, pv4).
+std::string rconv_slot(const std::string &cls) { return "qf_rconv" + cls.substr(2) + "_u8"; }
+std::map<std::string, std::string> rconv_base(const std::string &cls) {
+    return {{"panel_vectors", cls.substr(2)}, {"tile_m", "0"}, {"k_unroll", "1"}, {"rows_per_task", "4"}};
+}
+std::vector<ParamDomain> rconv_space(const std::string &cls, bool) {
+    // Register tiles of tile_m pixels x the panel's vectors (0: the target's choice).
+    std::vector<std::string> tiles = cls == "pv4" ? ints({0, 1, 2, 3, 4, 5, 6, 7})
+                                                  : ints({0, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28});
+    return {{"tile_m", tiles}, {"k_unroll", ints({1, 2, 4})}, {"rows_per_task", ints({1, 2, 4, 8, 16})}};
+}
+
 std::string dwconv_slot(const std::string &) { return "qf_dwconv_u8"; }
 std::map<std::string, std::string> dwconv_base(const std::string &) {
     return {{"channel_vectors", "1"}, {"tile_pixels", "8"}, {"rows_per_task", "2"}};
@@ -411,6 +442,9 @@ const std::vector<TuneOperator> &operators() {
          true, gemm_slot, gemm_base, gemm_space, parse_gemm},
         {"conv_int8", "direct_conv_int8_requant", {{"requant_type", "uint8"}}, {}, "NxHxWxC:OxKHxKW[:sS][:pP]",
          "1x56x56x64:64x3x3:p1,8x14x14x256:256x3x3:p1", true, dconv_slot, dconv_base, dconv_space, parse_conv},
+        {"rows_conv_int8", "direct_conv_rows_int8_requant", {{"requant_type", "uint8"}}, {},
+         "NxHxWxC:OxKHxKW[:sS][:pP] (C % 4 != 0 or C_out <= 2 vectors)", "128x28x28x1:16x5x5:p2,128x14x14x16:32x5x5:p2",
+         true, rconv_slot, rconv_base, rconv_space, parse_rows_conv},
         {"depthwise_conv_int8", "depthwise_conv_int8_requant", {{"requant_type", "uint8"}}, {},
          "NxHxWxC:KHxKW[:sS][:pP]", "1x112x112x32:3x3:p1", true, dwconv_slot, dwconv_base, dwconv_space,
          parse_depthwise},

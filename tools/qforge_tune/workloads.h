@@ -52,7 +52,9 @@ struct TuneOperator {
     // (cmake/kernels.cmake), then the search space for a class on a target family.
     std::map<std::string, std::string> (*base_params)(const std::string &shape_class);
     std::vector<ParamDomain> (*space)(const std::string &shape_class, bool arm);
-    std::unique_ptr<Workload> (*parse)(const std::string &shape);
+    // int32_lanes: int32 lanes per vector of the target's int8 kernels (the
+    // runtime's panel choice for the rows conv depends on it).
+    std::unique_ptr<Workload> (*parse)(const std::string &shape, int int32_lanes);
 };
 
 const std::vector<TuneOperator> &operators();

@@ -42,6 +42,13 @@ inline int64_t gemm_min_rows(const std::string &cls) {
 inline constexpr int64_t kNarrowMaxWidth = 16;
 inline const char *direct_conv(int64_t out_width) { return out_width <= kNarrowMaxWidth ? "narrow" : "default"; }
 
+// The direct int8 conv over flattened input rows: its weight panel (1, 2 or 4
+// int32 vectors of output channels, from C_out) selects a separate library
+// per width, and each width is tuned on its own: "pv1", "pv2", "pv4".
+inline const char *rows_conv(int64_t panel_vectors) {
+    return panel_vectors == 1 ? "pv1" : panel_vectors == 2 ? "pv2" : "pv4";
+}
+
 // Depthwise int8 conv and the elementwise quantization kernels (fake quant,
 // LSQ backward): one class.
 inline const char *depthwise_conv() { return "default"; }
