@@ -15,6 +15,7 @@
 #include "schedules/arm/conv_arm.h"
 #include "schedules/arm/gemm_arm.h"
 #include "schedules/arm/train_gemm_arm.h"
+#include "schedules/cuda/cuda_schedules.h"
 #include "schedules/params.h"
 #include "schedules/target_family.h"
 #include "schedules/x86/conv_x86.h"
@@ -23,27 +24,38 @@
 
 namespace qforge::schedules {
 
+// Whether a CPU target is x86 (else AArch64). The queries below that a CUDA
+// target answers itself ask first; for the others no CUDA schedule exists yet.
+inline bool cpu_x86(const Halide::Target &t, const char *what) {
+    const Family f = family(t, what);
+    if (f == Family::cuda) throw no_cuda_schedule(t, what);
+    return f == Family::x86;
+}
+
 // ---- int8 GEMM and convolutions ---------------------------------------------------
 
 // k values per packed group (x86: 4 for VNNI's vpdpbusd, 2 for pmaddwd;
 // ARM: 4 for sdot, 2 for smull + sadalp).
 inline int k_group(const Halide::Target &t) {
-    return family(t, "int8 k group") == Family::x86 ? x86::k_group(t) : arm::k_group(t);
+    if (family(t, "int8 k group") == Family::cuda) return cuda::k_group(t);
+    return cpu_x86(t, "int8 k group") ? x86::k_group(t) : arm::k_group(t);
 }
 
 // Output columns per packed weight panel (and register tile): 4 int32 vectors.
 inline int panel_width(const Halide::Target &t) {
-    return family(t, "int8 panel width") == Family::x86 ? x86::panel_width(t) : arm::panel_width(t);
+    if (family(t, "int8 panel width") == Family::cuda) return cuda::panel_width(t);
+    return cpu_x86(t, "int8 panel width") ? x86::panel_width(t) : arm::panel_width(t);
 }
 
 // Rows per register tile of the int8 GEMM for the given tiling parameters.
 inline int tile_rows(const Halide::Target &t, const GemmParams &p) {
-    return family(t, "int8 tile rows") == Family::x86 ? x86::tile_rows(t, p) : arm::tile_rows(t, p);
+    if (family(t, "int8 tile rows") == Family::cuda) return cuda::tile_rows(t, p);
+    return cpu_x86(t, "int8 tile rows") ? x86::tile_rows(t, p) : arm::tile_rows(t, p);
 }
 
 // Output channels per packed weight panel of the direct conv over input rows.
 inline int rows_conv_panel_width(const Halide::Target &t, const RowsConvParams &p) {
-    return family(t, "int8 rows-conv panel") == Family::x86 ? x86::rows_conv_panel_width(t, p)
+    return cpu_x86(t, "int8 rows-conv panel") ? x86::rows_conv_panel_width(t, p)
                                                               : arm::rows_conv_panel_width(t, p);
 }
 
@@ -57,43 +69,45 @@ inline int rows_conv_panel_width(const Halide::Target &t, const RowsConvParams &
 // bit-identical; the runtime interface (u8 inputs, zero point z) is unchanged.
 // x86 multiplies u8 x s8 directly (vpdpbusd; pmaddwd after widening): false.
 inline bool signed_activations(const Halide::Target &t) {
-    return family(t, "int8 activations") == Family::x86 ? false : arm::signed_activations(t);
+    // x86 and CUDA (dp4a) multiply u8 x s8 directly.
+    const Family f = family(t, "int8 activations");
+    return f == Family::arm ? arm::signed_activations(t) : false;
 }
 
 // ---- float32 training GEMM and convolutions ------------------------------------------
 
 // fp32 lanes of one vector (the unit of the direct conv's panels).
 inline int float_lanes(const Halide::Target &t) {
-    return family(t, "float lanes") == Family::x86 ? x86::float_lanes(t) : arm::float_lanes(t);
+    return cpu_x86(t, "float lanes") ? x86::float_lanes(t) : arm::float_lanes(t);
 }
 
 // Columns per sgemm panel (the runtime pads B's columns to a multiple of this).
 inline int sgemm_panel_width(const Halide::Target &t, const SgemmParams &p) {
-    return family(t, "sgemm panel") == Family::x86 ? x86::sgemm_panel_width(t, p) : arm::sgemm_panel_width(t, p);
+    return cpu_x86(t, "sgemm panel") ? x86::sgemm_panel_width(t, p) : arm::sgemm_panel_width(t, p);
 }
 
 // Rows per sgemm register tile.
 inline int sgemm_tile_rows(const Halide::Target &t, const SgemmParams &p) {
-    return family(t, "sgemm tile rows") == Family::x86 ? x86::sgemm_tile_rows(t, p) : arm::sgemm_tile_rows(t, p);
+    return cpu_x86(t, "sgemm tile rows") ? x86::sgemm_tile_rows(t, p) : arm::sgemm_tile_rows(t, p);
 }
 
 // Output channels per panel of the float32 direct conv.
 inline int direct_conv_f32_panel_width(const Halide::Target &t, const DirectConvF32Params &p) {
-    return family(t, "direct conv f32 panel") == Family::x86 ? x86::direct_conv_f32_panel_width(t, p)
+    return cpu_x86(t, "direct conv f32 panel") ? x86::direct_conv_f32_panel_width(t, p)
                                                                : arm::direct_conv_f32_panel_width(t, p);
 }
 
 // Output pixels per register tile of the float32 direct conv with panels of
 // `panel_vectors` vectors.
 inline int direct_conv_f32_tile_rows(const Halide::Target &t, int panel_vectors, const DirectConvF32Params &p) {
-    return family(t, "direct conv f32 tile rows") == Family::x86
+    return cpu_x86(t, "direct conv f32 tile rows")
                ? x86::direct_conv_f32_tile_rows(t, panel_vectors, p)
                : arm::direct_conv_f32_tile_rows(t, panel_vectors, p);
 }
 
 // Output channels per panel of the float32 weight gradient.
 inline int conv_wgrad_f32_panel_width(const Halide::Target &t, const ConvWgradF32Params &p) {
-    return family(t, "conv wgrad f32 panel") == Family::x86 ? x86::conv_wgrad_f32_panel_width(t, p)
+    return cpu_x86(t, "conv wgrad f32 panel") ? x86::conv_wgrad_f32_panel_width(t, p)
                                                               : arm::conv_wgrad_f32_panel_width(t, p);
 }
 

@@ -18,6 +18,7 @@
 #include "schedules/arm/train_gemm_arm.h"
 #include "schedules/arm/train_ops_arm.h"
 #include "schedules/common/conv_vars.h"
+#include "schedules/cuda/cuda_schedules.h"
 #include "schedules/layout.h"
 #include "schedules/params.h"
 #include "schedules/target_family.h"
@@ -35,11 +36,20 @@ using Halide::RDom;
 using Halide::Target;
 using Halide::Var;
 
-inline bool is_x86(const Target &t, const char *schedule) { return family(t, schedule) == Family::x86; }
+// x86 or ARM; a CUDA target gets here only for operators without a CUDA
+// schedule (those that have one return before asking), which is an error.
+inline bool is_x86(const Target &t, const char *schedule) {
+    const Family f = family(t, schedule);
+    if (f == Family::cuda) throw no_cuda_schedule(t, schedule);
+    return f == Family::x86;
+}
+
+inline bool is_cuda(const Target &t, const char *schedule) { return family(t, schedule) == Family::cuda; }
 
 // ---- float32 quantization operators (quant_*.h) ----------------------------------------
 
 inline void schedule_stream_1d(Func f, const Var &i, const Target &t, const StreamingParams &p) {
+    if (is_cuda(t, "stream_1d")) return cuda::schedule_stream_1d(f, i, t, p);
     if (is_x86(t, "stream_1d")) return x86::schedule_stream_1d(f, i, t, p);
     return arm::schedule_stream_1d(f, i, t, p);
 }
@@ -47,6 +57,7 @@ inline void schedule_stream_1d(Func f, const Var &i, const Target &t, const Stre
 inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Var &o, const Expr &inner_extent,
                                     const std::vector<Func> &per_channel, const Target &t,
                                     const StreamingParams &p) {
+    if (is_cuda(t, "per_channel_3d")) return cuda::schedule_per_channel_3d(f, i, c, o, inner_extent, per_channel, t, p);
     if (is_x86(t, "per_channel_3d")) return x86::schedule_per_channel_3d(f, i, c, o, inner_extent, per_channel, t, p);
     return arm::schedule_per_channel_3d(f, i, c, o, inner_extent, per_channel, t, p);
 }
@@ -54,6 +65,9 @@ inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Va
 inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
                                              const std::vector<Func> &scalars, const Target &t,
                                              const StreamingParams &p) {
+    if (is_cuda(t, "lsq_backward_per_tensor")) {
+        return cuda::schedule_lsq_backward_per_tensor(dx, i, total, r, scalars, t, p);
+    }
     if (is_x86(t, "lsq_backward_per_tensor")) {
         return x86::schedule_lsq_backward_per_tensor(dx, i, total, r, scalars, t, p);
     }
@@ -63,6 +77,9 @@ inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, 
 inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &c, const Var &o, Func total,
                                               const RDom &r, const std::vector<Func> &per_channel,
                                               const Target &t) {
+    if (is_cuda(t, "lsq_backward_per_channel")) {
+        return cuda::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, per_channel, t);
+    }
     if (is_x86(t, "lsq_backward_per_channel")) {
         return x86::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, per_channel, t);
     }
@@ -80,6 +97,7 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
 inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
                                const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
                                const GemmParams &p) {
+    if (is_cuda(t, "gemm_int8")) return cuda::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
     if (is_x86(t, "gemm_int8")) return x86::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
     return arm::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
 }

@@ -13,7 +13,9 @@ namespace qforge::schedules {
 // arm: schedules/arm/, AArch64 NEON (32 q registers of 128 bits; sdot with
 //      the arm_dot_prod feature). 32-bit ARM has 16 q registers, so the ARM
 //      register tiles would spill there: it is not a supported target.
-enum class Family { x86, arm };
+// cuda: schedules/cuda/, device kernels for targets with the cuda feature
+//      (host code is the x86 baseline); not every operator has one yet.
+enum class Family { x86, arm, cuda };
 
 // The error for a target no family covers. The text contains "no schedule
 // for target": qforge-gen (tools/qforge_gen_main.cpp) recognises it and
@@ -24,9 +26,16 @@ inline Halide::CompileError no_schedule(const Halide::Target &t, const std::stri
 }
 
 inline Family family(const Halide::Target &t, const std::string &what) {
+    if (t.has_feature(Halide::Target::CUDA)) return Family::cuda;
     if (t.arch == Halide::Target::X86) return Family::x86;
     if (t.arch == Halide::Target::ARM && t.bits == 64) return Family::arm;
     throw no_schedule(t, what);
+}
+
+// The error for an operator whose CUDA schedule does not exist yet.
+inline Halide::CompileError no_cuda_schedule(const Halide::Target &t, const std::string &what) {
+    return Halide::CompileError("qforge: no schedule for target " + t.to_string() + " (" + what +
+                                "): this operator has no CUDA schedule yet (schedules/cuda/)");
 }
 
 }  // namespace qforge::schedules

@@ -83,9 +83,12 @@ TEST(TunedKernels, ConvsMatchDefault) {
         int64_t n, h, w, c, o, k;
         int stride, pad, groups;
     };
-    // direct conv: narrow (output width <= 16) and default; depthwise.
+    // direct conv: narrow (output width <= 16) and default; the conv over
+    // input rows with 1-, 2- and 4-vector panels (C_in = 1, 3; C_out 16, 32, 64); depthwise.
     for (const Case &cs : {Case{2, 14, 14, 32, 64, 3, 1, 1, 1}, Case{1, 30, 30, 16, 64, 3, 1, 1, 1},
-                           Case{1, 20, 20, 64, 64, 3, 2, 1, 1}, Case{2, 17, 17, 32, 32, 3, 1, 1, 32}}) {
+                           Case{1, 20, 20, 64, 64, 3, 2, 1, 1}, Case{3, 19, 19, 1, 16, 5, 1, 2, 1},
+                           Case{2, 14, 14, 16, 32, 5, 1, 2, 1}, Case{1, 23, 23, 3, 64, 3, 2, 1, 1},
+                           Case{2, 17, 17, 32, 32, 3, 1, 1, 32}}) {
         const int64_t cg = cs.c / cs.groups;
         const auto x = uniform_ints<uint8_t>(size_t(cs.n * cs.h * cs.w * cs.c), 0, 255, 5);
         const auto w = uniform_ints<int8_t>(size_t(cs.o * cs.k * cs.k * cg), -128, 127, 6);

@@ -111,7 +111,8 @@ std::string label(const Params &p) {
 struct Options {
     std::string op, shapes, target = "host", out;
     double budget = 300;
-    int threads = 0, samples = 7, rounds = 9;
+    std::vector<int> threads;  // thread counts every candidate is timed at (the objective spans all)
+    int samples = 7, rounds = 9;
     unsigned seed = 1;
     bool resume = false, progress = true;
     int inject_wrong = 0;  // testing: the n-th searched candidate's output is corrupted (it must be rejected)
@@ -122,6 +123,7 @@ struct Options {
 struct UnitResult {
     std::string op, shape_class;
     std::vector<Workload *> workloads;
+    std::vector<int> threads;  // measurements are per (thread count, workload), thread count outermost
     // hand_ms: the search's start (the build's parameters where the class
     // allows them), JIT-compiled, timed in the final rounds.
     std::vector<double> default_ms, hand_ms, tuned_ms;
@@ -205,15 +207,35 @@ public:
     const std::string &db_file() const { return db_file_; }
 
 private:
-    EvalSettings settings(int rounds, const std::string &cls) const {
+    EvalSettings settings(int rounds, const std::string &cls, int threads) const {
         EvalSettings s;
         s.target = target_;
         s.variant = variant_of(target_);
-        s.threads = o_.threads;
+        s.threads = threads;
         s.samples = o_.samples;
         s.alternate_rounds = rounds;
         s.log_file = (work_dir_ / (op_.name + "." + cls + ".log")).string();
         return s;
+    }
+    // Every candidate at every thread count (a child per count: a process's
+    // thread pools keep their size); ms holds the counts one after the other,
+    // each with every workload: index = thread count index * workloads + workload.
+    std::vector<Measurement> evaluate_all(const std::vector<Workload *> &workloads, const std::vector<Candidate> &cands,
+                                          int rounds, const std::string &cls, bool inject_wrong = false) const {
+        std::vector<Measurement> all(cands.size());
+        for (int t : o_.threads) {
+            EvalSettings s = settings(rounds, cls, t);
+            s.inject_wrong = inject_wrong;
+            auto part = evaluate(op_, workloads, cands, s);
+            for (size_t i = 0; i < cands.size(); i++) {
+                if (all[i].status == "pending" || all[i].ok()) {
+                    const std::vector<double> ms = all[i].ms;
+                    all[i] = part[i];
+                    if (part[i].ok()) all[i].ms.insert(all[i].ms.begin(), ms.begin(), ms.end());
+                }
+            }
+        }
+        return all;
     }
     std::string journal_file(const std::string &cls) const {
         return (work_dir_ / (target_.to_string() + "." + op_.name + "." + cls + ".jsonl")).string();
@@ -233,6 +255,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     r.op = op_.name;
     r.shape_class = cls;
     r.workloads = workloads;
+    r.threads = o_.threads;
     const std::string unit = op_.name + " " + cls;
     const bool arm = target_.arch == Halide::Target::ARM;
     const std::vector<ParamDomain> space = op_.space(cls, arm);
@@ -243,6 +266,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     for (auto *w : workloads) shapes.push_back(w->shape);
     const json header = {{"target", target_.to_string()}, {"operator", op_.generator}, {"shape_class", cls},
                          {"shapes", shapes}, {"threads", o_.threads}};
+    const size_t nt = o_.threads.size(), nw = workloads.size();
     std::map<std::string, Evaluated> seen;
     double elapsed_before = 0;
     bool done = false;
@@ -285,7 +309,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     if (done) {
         ScheduleDb db;
         if (fs::exists(db_file_)) db = read_db(db_file_, target_.to_string());
-        if (const json *e = db.find(op_.generator, cls); e && e->contains("shapes") && (*e)["shapes"].size() == workloads.size()) {
+        if (const json *e = db.find(op_.generator, cls); e && e->contains("shapes") && (*e)["shapes"].size() == nt * nw) {
             std::fprintf(stderr, "%s: already tuned (journal and %s); skipped\n", unit.c_str(), db_file_.c_str());
             return result_from_entry(r, *e);
         }
@@ -297,7 +321,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     for (auto *w : workloads) w->prepare();
 
     // The build's default library, the baseline every candidate is measured against.
-    auto base_m = evaluate(op_, workloads, {Candidate{Candidate::Kind::build_default, {}, ""}}, settings(0, cls));
+    auto base_m = evaluate_all(workloads, {Candidate{Candidate::Kind::build_default, {}, ""}}, 0, cls);
     if (!base_m[0].ok()) {
         throw std::runtime_error(unit + ": the default library failed: " + base_m[0].status + ": " + base_m[0].detail);
     }
@@ -347,16 +371,14 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     auto run_one = [&](const Params &p) {
         Evaluated e;
         e.params = p;
-        EvalSettings s = settings(0, cls);
-        s.inject_wrong = ++searched_ == o_.inject_wrong;
-        e.m = evaluate(op_, workloads, {Candidate{Candidate::Kind::jit, p, ""}}, s)[0];
+        e.m = evaluate_all(workloads, {Candidate{Candidate::Kind::jit, p, ""}}, 0, cls, ++searched_ == o_.inject_wrong)[0];
         e.objective = e.m.ok() ? objective(e.m.ms, base_ms) : INFINITY;
         json line = {{"params", p}, {"status", e.m.status}, {"elapsed_s", elapsed()}};
         if (!e.m.detail.empty()) line["detail"] = e.m.detail;
         if (e.m.ok()) line["ms"] = e.m.ms;
         journal << line.dump() << std::endl;
         if (!e.m.ok()) {
-            std::ofstream(settings(0, cls).log_file, std::ios::app)
+            std::ofstream(settings(0, cls, 1).log_file, std::ios::app)
                 << "rejected [" << label(p) << "]: " << e.m.status << ": " << e.m.detail << "\n";
         }
         seen[label(p)] = e;
@@ -411,12 +433,14 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     std::string name;
     while (std::getline(as_list, name, ',')) {
         if (name.empty() || name == "none") continue;
-        EvalSettings s = settings(0, cls);
-        s.timeout_s = 600;
         std::fprintf(stderr, "%s: running the %s autoscheduler\n", unit.c_str(), name.c_str());
-        for (Workload *w : workloads) {
-            Candidate c{Candidate::Kind::autoscheduler, {}, name, w->shape};
-            r.autoschedulers[name].push_back(evaluate(op_, {w}, {c}, s)[0]);
+        for (int t : o_.threads) {
+            EvalSettings s = settings(0, cls, t);  // machine_params name the thread count
+            s.timeout_s = 600;
+            for (Workload *w : workloads) {
+                Candidate c{Candidate::Kind::autoscheduler, {}, name, w->shape};
+                r.autoschedulers[name].push_back(evaluate(op_, {w}, {c}, s)[0]);
+            }
         }
     }
 
@@ -435,7 +459,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     }
     std::fprintf(stderr, "%s: re-measuring %zu leaders against the default (%d alternating rounds)\n", unit.c_str(),
                  final_cands.size() - 2, o_.rounds);
-    auto final_m = evaluate(op_, workloads, final_cands, settings(o_.rounds, cls));
+    auto final_m = evaluate_all(workloads, final_cands, o_.rounds, cls);
     if (!final_m[0].ok()) throw std::runtime_error(unit + ": the default library failed in the final round");
     r.default_ms = final_m[0].ms;
     r.hand_ms = final_m[1].ok() ? final_m[1].ms : std::vector<double>();
@@ -455,7 +479,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
         if (!final_m[i].ok() || is_build_default(final_cands[i].params)) continue;
         const double obj = objective(final_m[i].ms, r.default_ms);
         bool no_shape_slower = true;
-        for (size_t w = 0; w < workloads.size(); w++) no_shape_slower &= final_m[i].ms[w] <= 1.02 * r.default_ms[w];
+        for (size_t w = 0; w < nt * nw; w++) no_shape_slower &= final_m[i].ms[w] <= 1.02 * r.default_ms[w];
         if (no_shape_slower && obj < 0.99 && obj < winner_obj) {
             winner = i;
             winner_obj = obj;
@@ -479,13 +503,15 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
     entry["params"] = params;
     double dsum = 0, tsum = 0;
     json shapes_j = json::array();
-    for (size_t w = 0; w < workloads.size(); w++) {
+    for (size_t w = 0; w < nt * nw; w++) {
+        const Workload &wl = *workloads[w % nw];
         dsum += r.default_ms[w];
         tsum += r.tuned_ms[w];
-        json sj = {{"shape", workloads[w]->shape}, {"default_ms", r.default_ms[w]}, {"tuned_ms", r.tuned_ms[w]}};
+        json sj = {{"shape", wl.shape}, {"threads", o_.threads[w / nw]}, {"default_ms", r.default_ms[w]},
+                   {"tuned_ms", r.tuned_ms[w]}};
         if (!r.hand_ms.empty()) sj["start_jit_ms"] = r.hand_ms[w];
-        sj[std::string("tuned_") + (std::string(workloads[w]->work_unit) == "GOPS" ? "gops" : "gbps")] =
-            workloads[w]->work / (r.tuned_ms[w] * 1e6);
+        sj[std::string("tuned_") + (std::string(wl.work_unit) == "GOPS" ? "gops" : "gbps")] =
+            wl.work / (r.tuned_ms[w] * 1e6);
         json as = json::object();
         for (const auto &kv : r.autoschedulers) {
             const Measurement &m = kv.second[w];
@@ -528,14 +554,16 @@ std::string ratio_cell(const std::vector<Measurement> &per_shape, const std::vec
 }
 
 void print_table(const std::vector<UnitResult> &units, const std::vector<std::string> &autoschedulers) {
-    std::printf("\n%-20s %-8s %-28s %11s %11s %8s %8s", "operator", "class", "shape", "default ms", "tuned ms",
-                "tuned", "start");
+    std::printf("\n%-20s %-8s %-28s %3s %11s %11s %8s %8s", "operator", "class", "shape", "thr", "default ms",
+                "tuned ms", "tuned", "start");
     for (const auto &a : autoschedulers) std::printf(" %14s", a.c_str());
     std::printf("\n");
     for (const auto &u : units) {
-        for (size_t w = 0; w < u.workloads.size(); w++) {
-            std::printf("%-20s %-8s %-28s %11.4f %11.4f %7.2fx", u.op.c_str(), u.shape_class.c_str(),
-                        u.workloads[w]->shape.c_str(), u.default_ms[w], u.tuned_ms[w], u.default_ms[w] / u.tuned_ms[w]);
+        for (size_t w = 0; w < u.default_ms.size(); w++) {
+            const size_t nw = u.workloads.size();
+            std::printf("%-20s %-8s %-28s %3d %11.4f %11.4f %7.2fx", u.op.c_str(), u.shape_class.c_str(),
+                        u.workloads[w % nw]->shape.c_str(), u.threads[w / nw], u.default_ms[w], u.tuned_ms[w],
+                        u.default_ms[w] / u.tuned_ms[w]);
             if (u.hand_ms.empty()) {
                 std::printf(" %8s", "-");
             } else {
@@ -577,8 +605,10 @@ int run_tune(const Options &o) {
     if (all.empty()) throw UsageError("--shapes is empty (" + op.name + " shapes: " + op.shape_syntax + ")");
 
     Tuner tuner(o, op, target);
-    std::fprintf(stderr, "qforge-tune: %s on %s, %d thread(s), %zu shape class(es), budget %.0f s each\n",
-                 op.name.c_str(), target.to_string().c_str(), o.threads, classes.size(), o.budget);
+    std::string threads;
+    for (int t : o.threads) threads += (threads.empty() ? "" : ",") + std::to_string(t);
+    std::fprintf(stderr, "qforge-tune: %s on %s, threads %s, %zu shape class(es), budget %.0f s each\n",
+                 op.name.c_str(), target.to_string().c_str(), threads.c_str(), classes.size(), o.budget);
     std::vector<UnitResult> results;
     for (const auto &cls : classes) {
         std::vector<Workload *> ws;
@@ -605,7 +635,8 @@ int main(int argc, char **argv) {
     using namespace qforge::tune;
     CLI::App app{"qforge-tune: autotune qforge's schedules per target and shape class (docs/qforge-tune.md)"};
     Options o;
-    o.threads = std::max(1u, std::thread::hardware_concurrency());
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    o.threads = cores > 1 ? std::vector<int>{1, cores} : std::vector<int>{1};
     std::string ops_help;
     for (const auto &op : operators()) ops_help += "\n  " + op.name + "  shapes " + op.shape_syntax + ", e.g. " + op.example_shapes;
     app.add_option("--op", o.op, "Operator to tune:" + ops_help);
@@ -616,7 +647,10 @@ int main(int argc, char **argv) {
     app.add_option("--budget", o.budget, "Seconds of search per shape class")->capture_default_str();
     app.add_option("--out", o.out, "Database directory: writes <out>/<target>.json (merging into it)");
     app.add_flag("--resume", o.resume, "Continue an interrupted run from <out>/.qforge-tune/ journals");
-    app.add_option("--threads", o.threads, "Threads the kernels run on while timed")->capture_default_str();
+    app.add_option("--threads", o.threads,
+                   "Thread counts every candidate is timed at, comma-separated (the choice must hold at all)")
+        ->delimiter(',')
+        ->capture_default_str();
     app.add_option("--samples", o.samples, "Timed samples per shape and candidate (median)")->capture_default_str();
     app.add_option("--rounds", o.rounds, "Alternating rounds of the final re-measurement")->capture_default_str();
     app.add_option("--seed", o.seed, "Random seed of the search")->capture_default_str();
@@ -651,7 +685,10 @@ int main(int argc, char **argv) {
         if (o.op.empty() || o.shapes.empty() || o.out.empty()) {
             throw UsageError("--op, --shapes and --out are required (see --help)");
         }
-        if (o.threads < 1 || o.samples < 1 || o.rounds < 1) throw UsageError("--threads, --samples, --rounds must be >= 1");
+        if (o.threads.empty() || *std::min_element(o.threads.begin(), o.threads.end()) < 1 || o.samples < 1 ||
+            o.rounds < 1) {
+            throw UsageError("--threads, --samples, --rounds must be >= 1");
+        }
         return run_tune(o);
     } catch (const UsageError &e) {
         std::fprintf(stderr, "qforge-tune: %s\n", e.what());

@@ -1,0 +1,53 @@
+# CUDA kernels (issue 6, first slice): the operators that have CUDA schedules
+# (schedules/cuda/), AOT-compiled for the CUDA targets below. They are not
+# part of the runtime library yet (no device selection there); the PTX of
+# every kernel is validated with ptxas on every build (tests/check_cuda_ptx.sh)
+# and tests/test_cuda_kernels.cpp runs them against the references on a
+# machine with a CUDA device (it reports SKIPPED elsewhere).
+#
+# One library per (operator, capability): Halide 14's multi-target dispatch
+# does not tell CUDA capabilities apart at run time, and the test picks the
+# library for its device. The first library of each capability creates that
+# capability's Halide runtime (with the CUDA module); the others share it.
+option(QFORGE_CUDA "Build the CUDA kernels and validate their PTX" ON)
+if (NOT QFORGE_CUDA OR CMAKE_CROSSCOMPILING)
+  return()
+endif ()
+
+set(QF_CUDA_CAPABILITIES 80 86)
+set(QF_CUDA_KERNELS)  # every CUDA kernel library, for the PTX check and the GPU test
+
+# qforge_cuda_kernel(<name> GENERATOR <generator> [PARAMS ...] [FEATURES ...])
+function(qforge_cuda_kernel name)
+  cmake_parse_arguments(ARG "" "GENERATOR" "PARAMS;FEATURES" ${ARGN})
+  foreach (cc IN LISTS QF_CUDA_CAPABILITIES)
+    set(lib ${name}_sm${cc})
+    set(owner qf_cuda_fake_quant_pt_sm${cc})
+    set(extra)
+    if (NOT lib STREQUAL owner)
+      list(APPEND extra USE_RUNTIME ${owner}.runtime)
+    endif ()
+    if (ARG_PARAMS)
+      list(APPEND extra PARAMS ${ARG_PARAMS})
+    endif ()
+    add_halide_library(${lib} FROM qforge_gen
+                       GENERATOR ${ARG_GENERATOR}
+                       TARGETS x86-64-linux-cuda-cuda_capability_${cc}
+                       FEATURES no_bounds_query ${ARG_FEATURES}
+                       ${extra})
+    set_property(GLOBAL APPEND PROPERTY QF_CUDA_KERNELS ${lib})
+  endforeach ()
+endfunction()
+
+qforge_cuda_kernel(qf_cuda_fake_quant_pt       GENERATOR fake_quant_per_tensor       FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_fake_quant_pt_mask  GENERATOR fake_quant_per_tensor_mask  FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_fake_quant_pc       GENERATOR fake_quant_per_channel      FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_fake_quant_pc_mask  GENERATOR fake_quant_per_channel_mask FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_ste_backward        GENERATOR ste_backward                FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_lsq_backward_pt     GENERATOR lsq_backward_per_tensor     FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_lsq_backward_pc     GENERATOR lsq_backward_per_channel    FEATURES strict_float)
+qforge_cuda_kernel(qf_cuda_gemm_s32            GENERATOR gemm_int8_s32)
+qforge_cuda_kernel(qf_cuda_gemm_u8             GENERATOR gemm_int8_requant PARAMS requant_type=uint8)
+qforge_cuda_kernel(qf_cuda_gemm_s8             GENERATOR gemm_int8_requant PARAMS requant_type=int8)
+qforge_cuda_kernel(qf_cuda_gemm_f32            GENERATOR gemm_int8_f32)
+get_property(QF_CUDA_KERNELS GLOBAL PROPERTY QF_CUDA_KERNELS)
