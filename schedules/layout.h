@@ -55,6 +55,7 @@ inline int tile_rows(const Halide::Target &t, const GemmParams &p) {
 
 // Output channels per packed weight panel of the direct conv over input rows.
 inline int rows_conv_panel_width(const Halide::Target &t, const RowsConvParams &p) {
+    if (family(t, "int8 rows-conv panel") == Family::cuda) return cuda::rows_conv_panel_width(t, p);
     return cpu_x86(t, "int8 rows-conv panel") ? x86::rows_conv_panel_width(t, p)
                                                               : arm::rows_conv_panel_width(t, p);
 }

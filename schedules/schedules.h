@@ -106,6 +106,7 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
 
 inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &t,
                             const Im2colParams &params) {
+    if (is_cuda(t, "im2col_int8")) return cuda::schedule_im2col(col, ci, kw, kh, p, t, params);
     if (is_x86(t, "im2col_int8")) return x86::schedule_im2col(col, ci, kw, kh, p, t, params);
     return arm::schedule_im2col(col, ci, kw, kh, p, t, params);
 }
@@ -113,6 +114,9 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
 inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bias_folded, const RDom &r,
                                     const Var &c, const Var &ox, const Var &oy, const Var &n, const Var &k,
                                     const Var &ix, const Var &g, const Target &t, const DepthwiseParams &params) {
+    if (is_cuda(t, "depthwise_conv_int8")) {
+        return cuda::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, t, params);
+    }
     if (is_x86(t, "depthwise_conv_int8")) {
         return x86::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, t, params);
     }
@@ -122,6 +126,9 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
 inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
                                  const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                  const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
+    if (is_cuda(t, "direct_conv_int8")) {
+        return cuda::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
+    }
     if (is_x86(t, "direct_conv_int8")) {
         return x86::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
     }
@@ -132,6 +139,9 @@ inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vecto
                                const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
                                const RowsConvParams &p) {
+    if (is_cuda(t, "direct_conv_rows_int8")) {
+        return cuda::schedule_rows_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w, t, p);
+    }
     if (is_x86(t, "direct_conv_rows_int8")) {
         return x86::schedule_rows_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w, t, p);
     }

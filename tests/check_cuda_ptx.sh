@@ -2,8 +2,8 @@
 # The PTX of every CUDA kernel library (cmake/QforgeCuda.cmake), extracted from
 # the archive (Halide embeds it as a NUL-terminated string starting with the
 # NVPTX back end's banner) and assembled by ptxas for its own target (sm_80,
-# sm_86) and for sm_90 (HALIDE14_NOTES section 4); the int8 GEMMs must
-# multiply with dp4a.
+# sm_86) and for sm_90 (HALIDE14_NOTES section 4); the int8 GEMMs and convs
+# must multiply with dp4a.
 #   check_cuda_ptx.sh <build dir> <library>...
 set -u
 build=$1
@@ -51,8 +51,8 @@ PY
   kernels=$(cat "$work/$lib".*.ptx | grep -c '^\.visible \.entry')
   dp4a=$(cat "$work/$lib".*.ptx | grep -c 'dp4a')
   echo "ok:   $lib: $n PTX module(s), $kernels kernel(s), .target $target, ptxas $target + sm_90 accept it, dp4a: $dp4a"
-  if [[ $lib == qf_cuda_gemm_* && $dp4a -eq 0 ]]; then
-    echo "FAIL: $lib: the int8 GEMM has no dp4a"
+  if [[ $lib =~ ^qf_cuda_(gemm|dconv|rconv[0-9]|dwconv)_ && $dp4a -eq 0 ]]; then
+    echo "FAIL: $lib: an int8 GEMM / conv without dp4a"
     fail=1
   fi
 done

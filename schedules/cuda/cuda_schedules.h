@@ -4,15 +4,18 @@
 // function receives the Funcs an algorithm in generators/ defined.
 //
 // Covered so far: the float32 quantization operators (fake quant, STE, LSQ
-// backward: elementwise streams and block-partial reductions) and the int8
-// GEMM (dp4a). The other operators report "no CUDA schedule" at generation
+// backward: elementwise streams and block-partial reductions), the int8 GEMM
+// and the int8 convolutions (direct, over input rows, depthwise; dp4a) and
+// im2col. The other operators report "no CUDA schedule" at generation
 // time (schedules/schedules.h). Validated here by ptxas on every build
 // (tests/check_cuda_ptx.sh); no GPU has run these kernels yet (issue 6).
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "Halide.h"
+#include "schedules/common/conv_vars.h"
 #include "schedules/params.h"
 
 namespace qforge::schedules::cuda {
@@ -101,6 +104,80 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
         Var v = f.args()[0], vb("vb"), vt("vt");
         f.compute_root().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
     }
+}
+
+// The conv over input rows packs its weights in panels of 1, 2 or 4 vectors
+// of 16 output channels (the AVX-512 layout: a VNNI host packs them alike).
+inline int rows_conv_panel_width(const Target &, const RowsConvParams &p) {
+    return 16 * std::min(4, std::max(1, (int)p.panel_vectors));
+}
+
+// Per-channel vectors (the folded bias) once, on the device; pure and update
+// definitions alike.
+inline void schedule_channel_vectors(const std::vector<Func> &fs) {
+    for (Func f : fs) {
+        Var v = f.args()[0], vb("vb"), vt("vt");
+        f.compute_root().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
+        for (int u = 0; u < f.num_update_definitions(); u++) {
+            f.update(u).gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
+        }
+    }
+}
+
+// The int8 direct convs (implicit GEMM and over input rows), y(o, ox, oy, n)
+// from acc(oi, oo, ox, oy, n), o = panel * oo + oi: as the GEMM, a block
+// computes one panel of output channels for 16 pixels of one output row, one
+// accumulator per thread in shared memory, the k loop innermost with 4 k
+// values per dp4a. x_padded (the zero-point border) is inlined into the loads.
+inline void schedule_direct_conv_loops(Func y, Func acc, const std::vector<Func> &per_channel, const Var &o,
+                                       const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+                                       const RDom &r, int panel) {
+    const int pixels = 1024 / panel;  // threads per block: panel x pixels = 1024
+    Var xo("xo"), yo("yo"), xi("xi"), yi("yi"), rows("rows");
+    y.tile(o, ox, xo, yo, xi, yi, panel, pixels, TailStrategy::GuardWithIf)
+        .fuse(oy, n, rows)
+        .gpu_blocks(xo, yo, rows)
+        .gpu_threads(xi, yi);
+    acc.compute_at(y, xo).reorder(av.oo, av.oy, av.n, av.oi, av.ox).gpu_threads(av.oi, av.ox);
+    std::vector<RVar> inner;
+    for (int d = 0; d < r.dimensions(); d++) inner.push_back(r[d]);
+    std::vector<VarOrRVar> order(inner.begin(), inner.end());
+    for (const Var &v : {av.oo, av.oy, av.n, av.oi, av.ox}) order.push_back(v);
+    acc.update().reorder(order).atomic().vectorize(r[0]).gpu_threads(av.oi, av.ox);
+    schedule_channel_vectors(per_channel);
+}
+
+inline void schedule_direct_conv(Func y, Func acc, Func, const std::vector<Func> &per_channel, const Var &o,
+                                 const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+                                 const RDom &r, const Target &t, const GemmParams &, const DirectConvParams &) {
+    schedule_direct_conv_loops(y, acc, per_channel, o, ox, oy, n, av, r, panel_width(t));
+}
+
+inline void schedule_rows_conv(Func y, Func acc, Func, const std::vector<Func> &per_channel, const Var &o,
+                               const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av, const RDom &r,
+                               const Expr &, const Expr &, const Target &t, const RowsConvParams &p) {
+    schedule_direct_conv_loops(y, acc, per_channel, o, ox, oy, n, av, r, rows_conv_panel_width(t, p));
+}
+
+// Depthwise: a thread per output (channel, pixel), 32 channels x 8 pixels per
+// block; the interleaved input and weight rows (xt, w2) inlined, the 4-row
+// groups of a tap column summed with dp4a.
+inline void schedule_depthwise_conv(Func y, Func acc, Func, Func, Func bias_folded, const RDom &r, const Var &c,
+                                    const Var &ox, const Var &oy, const Var &n, const Var &, const Var &, const Var &,
+                                    const Target &, const DepthwiseParams &) {
+    Var cb("cb"), xb("xb"), ct("ct"), xt("xt"), rows("rows");
+    y.gpu_tile(c, ox, cb, xb, ct, xt, 32, 8, TailStrategy::GuardWithIf).fuse(oy, n, rows).gpu_blocks(rows);
+    acc.compute_at(y, ct);
+    acc.update().reorder(r.x, r.y, r.z).atomic().vectorize(r.x);
+    schedule_channel_vectors({bias_folded});
+}
+
+// im2col: a gather of bytes, a thread per byte, 64 bytes of a column row by
+// 4 pixels per block.
+inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &,
+                            const Im2colParams &) {
+    Var k1("k1"), k2("k2"), kb("kb"), pb("pb"), kt("kt"), pt("pt");
+    col.fuse(ci, kw, k1).fuse(k1, kh, k2).gpu_tile(k2, p, kb, pb, kt, pt, 64, 4, TailStrategy::GuardWithIf);
 }
 
 }  // namespace qforge::schedules::cuda
