@@ -1,5 +1,5 @@
-# CUDA kernels (issue 6, first slice): the operators that have CUDA schedules
-# (schedules/cuda/), AOT-compiled for the CUDA targets below. They are not
+# CUDA kernels (issue 6): every operator on the CUDA schedules of
+# schedules/cuda/, AOT-compiled for the CUDA targets below. They are not
 # part of the runtime library yet (no device selection there); the PTX of
 # every kernel is validated with ptxas on every build (tests/check_cuda_ptx.sh)
 # and tests/test_cuda_kernels.cpp runs them against the references on a
@@ -63,4 +63,24 @@ qforge_cuda_kernel(qf_cuda_dwconv_s32          GENERATOR depthwise_conv_int8_s32
 qforge_cuda_kernel(qf_cuda_dwconv_u8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=uint8)
 qforge_cuda_kernel(qf_cuda_dwconv_s8           GENERATOR depthwise_conv_int8_requant PARAMS requant_type=int8)
 qforge_cuda_kernel(qf_cuda_dwconv_f32          GENERATOR depthwise_conv_int8_f32)
+qforge_cuda_kernel(qf_cuda_pack_gemm_weights   GENERATOR pack_gemm_weights)
+qforge_cuda_kernel(qf_cuda_stream_copy         GENERATOR stream_copy)
+# float32 training kernels (the CPU build's list: cmake/kernels_train_*.cmake).
+# The layout probes are not here: they report constants, computed on the host;
+# the CUDA layout is schedules/cuda/'s.
+qforge_cuda_kernel(qf_cuda_sgemm_nn            GENERATOR sgemm_f32 PARAMS a_transposed=false)
+qforge_cuda_kernel(qf_cuda_sgemm_tn            GENERATOR sgemm_f32 PARAMS a_transposed=true)
+qforge_cuda_kernel(qf_cuda_pack_f32            GENERATOR pack_f32 PARAMS transpose=false)
+qforge_cuda_kernel(qf_cuda_pack_f32_t          GENERATOR pack_f32 PARAMS transpose=true)
+qforge_cuda_kernel(qf_cuda_im2col_f32          GENERATOR im2col_f32)
+qforge_cuda_kernel(qf_cuda_col2im_f32          GENERATOR col2im_f32)
+qforge_cuda_kernel(qf_cuda_direct_conv_f32     GENERATOR direct_conv_f32)
+qforge_cuda_kernel(qf_cuda_conv_wgrad_f32      GENERATOR conv_wgrad_f32)
+foreach (op column_sum channel_affine channel_affine_backward batch_norm_train batch_norm_eval batch_norm_backward
+            relu relu_backward max_pool2x2 max_pool2x2_backward softmax_cross_entropy sgd_momentum adam
+            quantize_u8 quantize_s8 dequantize_u8 dequantize_s8 requantize_u8 requantize_s8)
+  qforge_cuda_kernel(qf_cuda_${op}             GENERATOR ${op} FEATURES strict_float)
+endforeach ()
+qforge_cuda_kernel(qf_cuda_max_pool2x2_u8      GENERATOR max_pool2x2_u8)
+qforge_cuda_kernel(qf_cuda_max_pool2x2_s8      GENERATOR max_pool2x2_s8)
 get_property(QF_CUDA_KERNELS GLOBAL PROPERTY QF_CUDA_KERNELS)

@@ -79,21 +79,25 @@ inline bool signed_activations(const Halide::Target &t) {
 
 // fp32 lanes of one vector (the unit of the direct conv's panels).
 inline int float_lanes(const Halide::Target &t) {
+    if (family(t, "float lanes") == Family::cuda) return 1;  // a thread per element
     return cpu_x86(t, "float lanes") ? x86::float_lanes(t) : arm::float_lanes(t);
 }
 
 // Columns per sgemm panel (the runtime pads B's columns to a multiple of this).
 inline int sgemm_panel_width(const Halide::Target &t, const SgemmParams &p) {
+    if (family(t, "sgemm panel") == Family::cuda) return cuda::sgemm_panel_width(t, p);
     return cpu_x86(t, "sgemm panel") ? x86::sgemm_panel_width(t, p) : arm::sgemm_panel_width(t, p);
 }
 
 // Rows per sgemm register tile.
 inline int sgemm_tile_rows(const Halide::Target &t, const SgemmParams &p) {
+    if (family(t, "sgemm tile rows") == Family::cuda) return cuda::sgemm_tile_rows(t, p);
     return cpu_x86(t, "sgemm tile rows") ? x86::sgemm_tile_rows(t, p) : arm::sgemm_tile_rows(t, p);
 }
 
 // Output channels per panel of the float32 direct conv.
 inline int direct_conv_f32_panel_width(const Halide::Target &t, const DirectConvF32Params &p) {
+    if (family(t, "direct conv f32 panel") == Family::cuda) return cuda::direct_conv_f32_panel_width(t, p);
     return cpu_x86(t, "direct conv f32 panel") ? x86::direct_conv_f32_panel_width(t, p)
                                                                : arm::direct_conv_f32_panel_width(t, p);
 }
@@ -101,6 +105,9 @@ inline int direct_conv_f32_panel_width(const Halide::Target &t, const DirectConv
 // Output pixels per register tile of the float32 direct conv with panels of
 // `panel_vectors` vectors.
 inline int direct_conv_f32_tile_rows(const Halide::Target &t, int panel_vectors, const DirectConvF32Params &p) {
+    if (family(t, "direct conv f32 tile rows") == Family::cuda) {
+        return cuda::direct_conv_f32_tile_rows(t, panel_vectors, p);
+    }
     return cpu_x86(t, "direct conv f32 tile rows")
                ? x86::direct_conv_f32_tile_rows(t, panel_vectors, p)
                : arm::direct_conv_f32_tile_rows(t, panel_vectors, p);
@@ -108,6 +115,7 @@ inline int direct_conv_f32_tile_rows(const Halide::Target &t, int panel_vectors,
 
 // Output channels per panel of the float32 weight gradient.
 inline int conv_wgrad_f32_panel_width(const Halide::Target &t, const ConvWgradF32Params &p) {
+    if (family(t, "conv wgrad f32 panel") == Family::cuda) return cuda::conv_wgrad_f32_panel_width(t, p);
     return cpu_x86(t, "conv wgrad f32 panel") ? x86::conv_wgrad_f32_panel_width(t, p)
                                                               : arm::conv_wgrad_f32_panel_width(t, p);
 }

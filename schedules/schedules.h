@@ -90,6 +90,7 @@ inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &
 
 inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &ni, const Var &ko,
                                        const Var &no, const Target &t) {
+    if (is_cuda(t, "pack_gemm_weights")) return cuda::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, t);
     if (is_x86(t, "pack_gemm_weights")) return x86::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, t);
     return arm::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, t);
 }
@@ -153,6 +154,7 @@ inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vecto
 inline void schedule_sgemm(Func c, Func acc, const Halide::Internal::Parameter &b, const Var &n, const Var &m,
                            const Var &ni_acc, const Var &no_acc, const RDom &r, const Expr &accumulate,
                            const Target &t, const SgemmParams &p) {
+    if (is_cuda(t, "sgemm_f32")) return cuda::schedule_sgemm(c, acc, n, m, ni_acc, no_acc, r, t, p);
     if (is_x86(t, "sgemm_f32")) return x86::schedule_sgemm(c, acc, b, n, m, ni_acc, no_acc, r, accumulate, t, p);
     return arm::schedule_sgemm(c, acc, b, n, m, ni_acc, no_acc, r, accumulate, t, p);
 }
@@ -160,16 +162,19 @@ inline void schedule_sgemm(Func c, Func acc, const Halide::Internal::Parameter &
 // Memory-bound gathers: one loop structure for every family
 // (schedules/common/gather.h), at the family's vector width.
 inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool transposed, const Target &t) {
+    if (is_cuda(t, "pack_f32")) return cuda::schedule_pack_f32(out, i, j, transposed, t);
     common::pack_f32(out, i, j, transposed, float_lanes(t));
 }
 
 inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
                                 const Var &n, const Expr &channels, const Target &t, const Im2colF32Params &params) {
+    if (is_cuda(t, "im2col_f32")) return cuda::schedule_im2col_f32(col, ci, kw, kh, ox, oy, n, t);
     common::im2col_f32(col, ci, kw, kh, ox, oy, n, channels, float_lanes(t), params);
 }
 
 inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &t,
                                 const Col2imF32Params &params) {
+    if (is_cuda(t, "col2im_f32")) return cuda::schedule_col2im_f32(dx, c, iy, n, t);
     common::col2im_f32(dx, c, iy, n, float_lanes(t), params);
 }
 
@@ -177,6 +182,9 @@ inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var 
                                      const Var &n, const Var &oi_acc, const Var &oo_acc, const RDom &r,
                                      const Expr &channels, const Expr &stride_w, const Target &t,
                                      const DirectConvF32Params &p) {
+    if (is_cuda(t, "direct_conv_f32")) {
+        return cuda::schedule_direct_conv_f32(y, acc, o, ox, oy, n, oi_acc, oo_acc, r, t, p);
+    }
     if (is_x86(t, "direct_conv_f32")) {
         return x86::schedule_direct_conv_f32(y, acc, x_padded, o, ox, oy, n, oi_acc, oo_acc, r, channels, stride_w,
                                              t, p);
@@ -188,6 +196,9 @@ inline void schedule_direct_conv_f32(Func y, Func acc, Func x_padded, const Var 
 inline void schedule_conv_wgrad_f32(Func part, Func acc, Func x_padded, const Var &o, const Var &j, const Var &kh,
                                     const Var &g, const Var &oi_acc, const Var &oo_acc, const RDom &r,
                                     const Target &t, const ConvWgradF32Params &p) {
+    if (is_cuda(t, "conv_wgrad_f32")) {
+        return cuda::schedule_conv_wgrad_f32(part, acc, o, j, kh, g, oi_acc, oo_acc, r, t, p);
+    }
     if (is_x86(t, "conv_wgrad_f32")) {
         return x86::schedule_conv_wgrad_f32(part, acc, x_padded, o, j, kh, g, oi_acc, oo_acc, r, t, p);
     }
@@ -198,40 +209,47 @@ inline void schedule_conv_wgrad_f32(Func part, Func acc, Func x_padded, const Va
 
 inline void schedule_rows_2d(Func f, const Var &c, const Var &m, const Expr &channels, const Target &t,
                              const StreamingParams &p) {
+    if (is_cuda(t, "rows_2d")) return cuda::schedule_rows_2d(f, c, m, channels, t, p);
     if (is_x86(t, "rows_2d")) return x86::schedule_rows_2d(f, c, m, channels, t, p);
     return arm::schedule_rows_2d(f, c, m, channels, t, p);
 }
 
 inline void schedule_column_reduction(Func total, const Var &c, const RDom &r, const Target &t,
                                       const ColumnReductionParams &p) {
+    if (is_cuda(t, "column_reduction")) return cuda::schedule_column_reduction(total, c, r, t, p);
     if (is_x86(t, "column_reduction")) return x86::schedule_column_reduction(total, c, r, t, p);
     return arm::schedule_column_reduction(total, c, r, t, p);
 }
 
 inline void schedule_per_channel_scalars(const std::vector<Func> &fs, const Var &c, const Target &t) {
+    if (is_cuda(t, "per_channel_scalars")) return cuda::schedule_per_channel_scalars(fs, c, t);
     if (is_x86(t, "per_channel_scalars")) return x86::schedule_per_channel_scalars(fs, c, t);
     return arm::schedule_per_channel_scalars(fs, c, t);
 }
 
 inline void schedule_channel_outputs(const std::vector<Func> &outs, const Var &c, const Target &t) {
+    if (is_cuda(t, "channel_outputs")) return cuda::schedule_channel_outputs(outs, c, t);
     if (is_x86(t, "channel_outputs")) return x86::schedule_channel_outputs(outs, c, t);
     return arm::schedule_channel_outputs(outs, c, t);
 }
 
 // Vector width of byte-typed elementwise kernels (the u8/s8 max pool's lanes_override).
 inline int byte_lanes(const Target &t) {
+    if (is_cuda(t, "byte lanes")) return 1;  // unused there: a thread per element
     if (is_x86(t, "byte lanes")) return x86::byte_lanes(t);
     return arm::byte_lanes(t);
 }
 
 inline void schedule_pool_rows(Func f, const Var &c, const Var &h, const Var &n, const Expr &row_elements,
                                const Target &t, const StreamingParams &p, int lanes_override = 0) {
+    if (is_cuda(t, "pool_rows")) return cuda::schedule_pool_rows(f, c, h, n, row_elements, t, p, lanes_override);
     if (is_x86(t, "pool_rows")) return x86::schedule_pool_rows(f, c, h, n, row_elements, t, p, lanes_override);
     return arm::schedule_pool_rows(f, c, h, n, row_elements, t, p, lanes_override);
 }
 
 inline void schedule_softmax_rows(Func dlogits, const Var &k, const Var &b, const std::vector<Func> &per_row,
                                   const Target &t) {
+    if (is_cuda(t, "softmax_rows")) return cuda::schedule_softmax_rows(dlogits, k, b, per_row, t);
     if (is_x86(t, "softmax_rows")) return x86::schedule_softmax_rows(dlogits, k, b, per_row, t);
     return arm::schedule_softmax_rows(dlogits, k, b, per_row, t);
 }

@@ -3,11 +3,12 @@
 // kernels. Host code around them is the x86 baseline. No math here: each
 // function receives the Funcs an algorithm in generators/ defined.
 //
-// Covered so far: the float32 quantization operators (fake quant, STE, LSQ
-// backward: elementwise streams and block-partial reductions), the int8 GEMM
-// and the int8 convolutions (direct, over input rows, depthwise; dp4a) and
-// im2col. The other operators report "no CUDA schedule" at generation
-// time (schedules/schedules.h). Validated here by ptxas on every build
+// Every operator has one: the float32 quantization operators (elementwise
+// streams and block-partial reductions), the int8 GEMM and convolutions
+// (dp4a, accumulators in shared memory), im2col, and the float32 training
+// kernels (sgemm, convolutions, batch norm's reductions, pooling, softmax,
+// optimizers). They are straightforward thread-per-output schedules, not yet
+// tuned for any GPU. Validated here by ptxas on every build
 // (tests/check_cuda_ptx.sh); no GPU has run these kernels yet (issue 6).
 #pragma once
 
@@ -124,6 +125,16 @@ inline void schedule_channel_vectors(const std::vector<Func> &fs) {
     }
 }
 
+// Weight packing: a thread per packed byte; the column sums a thread per
+// column (row_sums(n) sums its K weights serially).
+inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &ni, const Var &ko,
+                                       const Var &no, const Target &t) {
+    Var group_cols("group_cols"), rest("rest"), b0("b0"), b1("b1"), t0("t0"), t1("t1");
+    packed.bound(kk, 0, k_group(t)).bound(ni, 0, panel_width(t)).fuse(kk, ni, group_cols).fuse(ko, no, rest);
+    packed.gpu_tile(group_cols, rest, b0, b1, t0, t1, 256, 1, TailStrategy::GuardWithIf);
+    schedule_channel_vectors({row_sums});
+}
+
 // The int8 direct convs (implicit GEMM and over input rows), y(o, ox, oy, n)
 // from acc(oi, oo, ox, oy, n), o = panel * oo + oi: as the GEMM, a block
 // computes one panel of output channels for 16 pixels of one output row, one
@@ -131,7 +142,7 @@ inline void schedule_channel_vectors(const std::vector<Func> &fs) {
 // values per dp4a. x_padded (the zero-point border) is inlined into the loads.
 inline void schedule_direct_conv_loops(Func y, Func acc, const std::vector<Func> &per_channel, const Var &o,
                                        const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
-                                       const RDom &r, int panel) {
+                                       const RDom &r, int panel, bool dp4a = true) {
     const int pixels = 1024 / panel;  // threads per block: panel x pixels = 1024
     Var xo("xo"), yo("yo"), xi("xi"), yi("yi"), rows("rows");
     y.tile(o, ox, xo, yo, xi, yi, panel, pixels, TailStrategy::GuardWithIf)
@@ -143,7 +154,11 @@ inline void schedule_direct_conv_loops(Func y, Func acc, const std::vector<Func>
     for (int d = 0; d < r.dimensions(); d++) inner.push_back(r[d]);
     std::vector<VarOrRVar> order(inner.begin(), inner.end());
     for (const Var &v : {av.oo, av.oy, av.n, av.oi, av.ox}) order.push_back(v);
-    acc.update().reorder(order).atomic().vectorize(r[0]).gpu_threads(av.oi, av.ox);
+    if (dp4a) {
+        acc.update().reorder(order).atomic().vectorize(r[0]).gpu_threads(av.oi, av.ox);
+    } else {
+        acc.update().reorder(order).gpu_threads(av.oi, av.ox);
+    }
     schedule_channel_vectors(per_channel);
 }
 
@@ -178,6 +193,129 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
                             const Im2colParams &) {
     Var k1("k1"), k2("k2"), kb("kb"), pb("pb"), kt("kt"), pt("pt");
     col.fuse(ci, kw, k1).fuse(k1, kh, k2).gpu_tile(k2, p, kb, pb, kt, pt, 64, 4, TailStrategy::GuardWithIf);
+}
+
+// ---- float32 training kernels ------------------------------------------------------
+
+// Panels of 32 output columns / channels (the runtime pads to them) and 32
+// rows or pixels per thread block: 1024 threads, one accumulator each.
+inline int sgemm_panel_width(const Target &, const SgemmParams &) { return 32; }
+inline int sgemm_tile_rows(const Target &, const SgemmParams &) { return 32; }
+inline int direct_conv_f32_panel_width(const Target &, const DirectConvF32Params &) { return 32; }
+inline int direct_conv_f32_tile_rows(const Target &, int, const DirectConvF32Params &) { return 32; }
+inline int conv_wgrad_f32_panel_width(const Target &, const ConvWgradF32Params &) { return 32; }
+
+// sgemm, c(n, m) from acc(ni, no, m): the int8 GEMM's structure, float.
+inline void schedule_sgemm(Func c, Func acc, const Var &n, const Var &m, const Var &ni_acc, const Var &no_acc,
+                           const RDom &r, const Target &t, const SgemmParams &p) {
+    const int cols = sgemm_panel_width(t, p), rows = sgemm_tile_rows(t, p);
+    Var xo("xo"), yo("yo"), xi("xi"), yi("yi");
+    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf).gpu_blocks(xo, yo).gpu_threads(xi, yi);
+    acc.compute_at(c, xo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);
+    acc.update().reorder(r.x, no_acc, ni_acc, m).gpu_threads(ni_acc, m);
+}
+
+inline void schedule_direct_conv_f32(Func y, Func acc, const Var &o, const Var &ox, const Var &oy, const Var &n,
+                                     const Var &oi_acc, const Var &oo_acc, const RDom &r, const Target &t,
+                                     const DirectConvF32Params &p) {
+    schedule_direct_conv_loops(y, acc, {}, o, ox, oy, n, {oi_acc, oo_acc, ox, oy, n}, r,
+                               direct_conv_f32_panel_width(t, p), /*dp4a=*/false);
+}
+
+// The weight gradient part(o, j, kh, g) from acc(oi, oo, j, kh, g): a block
+// per panel of output channels x 32 row floats j of one (kh, g).
+inline void schedule_conv_wgrad_f32(Func part, Func acc, const Var &o, const Var &j, const Var &kh, const Var &g,
+                                    const Var &oi_acc, const Var &oo_acc, const RDom &r, const Target &t,
+                                    const ConvWgradF32Params &p) {
+    const int panel = conv_wgrad_f32_panel_width(t, p);
+    Var xo("xo"), yo("yo"), xi("xi"), yi("yi"), rest("rest");
+    part.tile(o, j, xo, yo, xi, yi, panel, 1024 / panel, TailStrategy::GuardWithIf)
+        .fuse(kh, g, rest)
+        .gpu_blocks(xo, yo, rest)
+        .gpu_threads(xi, yi);
+    acc.compute_at(part, xo).reorder(oo_acc, kh, g, oi_acc, j).gpu_threads(oi_acc, j);
+    acc.update().reorder(r.x, r.y, r.z, oo_acc, kh, g, oi_acc, j).gpu_threads(oi_acc, j);
+}
+
+// Elementwise 2-D (c, m), per-channel vectors, per-channel outputs, pooling:
+// a thread per element.
+inline void schedule_rows_2d(Func f, const Var &c, const Var &m, const Expr &, const Target &,
+                             const StreamingParams &) {
+    Var cb("cb"), mb("mb"), ct("ct"), mt("mt");
+    f.gpu_tile(c, m, cb, mb, ct, mt, 32, 8, TailStrategy::GuardWithIf);
+}
+
+inline void schedule_per_channel_scalars(const std::vector<Func> &fs, const Var &, const Target &) {
+    schedule_channel_vectors(fs);
+}
+
+inline void schedule_channel_outputs(const std::vector<Func> &outs, const Var &, const Target &) {
+    schedule_channel_vectors(outs);
+}
+
+// A column reduction total(c) over rows r.x: partial sums per chunk of 256
+// rows (a thread per (channel, chunk)), then a thread per channel sums its
+// chunks in order.
+inline void schedule_column_reduction(Func total, const Var &c, const RDom &r, const Target &,
+                                      const ColumnReductionParams &) {
+    RVar ro("ro"), ri("ri");
+    Var u("u"), cb("cb"), ub("ub"), ct("ct"), ut("ut");
+    total.compute_root().gpu_tile(c, cb, ct, 64, TailStrategy::GuardWithIf);
+    total.update().split(r.x, ro, ri, 256, TailStrategy::GuardWithIf);
+    Func partial = total.update().rfactor(ro, u);  // partial(c, u)
+    partial.compute_root().gpu_tile(c, u, cb, ub, ct, ut, 32, 8, TailStrategy::GuardWithIf);
+    partial.update().gpu_tile(c, u, cb, ub, ct, ut, 32, 8, TailStrategy::GuardWithIf);
+    total.update().gpu_tile(c, cb, ct, 64, TailStrategy::GuardWithIf);
+}
+
+inline void schedule_pool_rows(Func f, const Var &c, const Var &h, const Var &n, const Expr &, const Target &,
+                               const StreamingParams &, int = 0) {
+    Var hn("hn"), cb("cb"), hb("hb"), ct("ct"), ht("ht");
+    f.fuse(h, n, hn);
+    // c and w (the first two dimensions after c) as threads, rows as blocks.
+    const std::vector<Var> args = f.args();
+    f.gpu_tile(c, args[1], cb, hb, ct, ht, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(hn);
+}
+
+// Softmax cross-entropy: the per-row statistics a thread per row, the
+// gradient a thread per element; the batch total one device thread.
+inline void schedule_softmax_rows(Func dlogits, const Var &k, const Var &b, const std::vector<Func> &per_row,
+                                  const Target &) {
+    for (size_t i = 0; i < per_row.size(); i++) {
+        Func f = per_row[i];
+        if (i + 1 == per_row.size()) {
+            f.compute_root().gpu_single_thread();
+            for (int u = 0; u < f.num_update_definitions(); u++) f.update(u).gpu_single_thread();
+            continue;
+        }
+        Var bb("bb"), bt("bt");
+        f.compute_root().gpu_tile(b, bb, bt, 64, TailStrategy::GuardWithIf);
+        for (int u = 0; u < f.num_update_definitions(); u++) {
+            f.update(u).gpu_tile(b, bb, bt, 64, TailStrategy::GuardWithIf);
+        }
+    }
+    Var kb("kb"), bb("bb"), kt("kt"), bt("bt");
+    dlogits.gpu_tile(k, b, kb, bb, kt, bt, 16, 16, TailStrategy::GuardWithIf);
+}
+
+// Gathers: a thread per element.
+inline void schedule_pack_f32(Func out, const Var &i, const Var &j, bool, const Target &) {
+    Var ib("ib"), jb("jb"), it("it"), jt("jt");
+    out.gpu_tile(i, j, ib, jb, it, jt, 32, 8, TailStrategy::GuardWithIf);
+}
+
+inline void schedule_im2col_f32(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &ox, const Var &oy,
+                                const Var &n, const Target &) {
+    Var k1("k1"), k2("k2"), row("row"), kb("kb"), xb("xb"), kt("kt"), xt("xt");
+    col.fuse(ci, kw, k1).fuse(k1, kh, k2).fuse(oy, n, row)
+        .gpu_tile(k2, ox, kb, xb, kt, xt, 32, 8, TailStrategy::GuardWithIf)
+        .gpu_blocks(row);
+}
+
+inline void schedule_col2im_f32(Func dx, const Var &c, const Var &iy, const Var &n, const Target &) {
+    Var row("row"), cb("cb"), cbt("cbt"), ct("ct"), wt("wt"), wb("wb");
+    const std::vector<Var> args = dx.args();  // (c, ix, iy, n)
+    dx.fuse(iy, n, row).gpu_tile(c, args[1], cb, wb, ct, wt, 32, 8, TailStrategy::GuardWithIf).gpu_blocks(row);
 }
 
 }  // namespace qforge::schedules::cuda
