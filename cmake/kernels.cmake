@@ -13,18 +13,18 @@
 #  library                      generator                      params / features
 qforge_kernel(qf_cpu_variant_probe   GENERATOR cpu_variant_probe)
 qforge_kernel(qf_fake_quant_pt       GENERATOR fake_quant_per_tensor        FEATURES strict_float
-              TUNING fake_quant_per_tensor CLASSES default)
+              TUNING fake_quant_per_tensor CLASSES small default)
 qforge_kernel(qf_fake_quant_pt_mask  GENERATOR fake_quant_per_tensor_mask   FEATURES strict_float
-              TUNING fake_quant_per_tensor CLASSES default)
+              TUNING fake_quant_per_tensor CLASSES small default)
 qforge_kernel(qf_fake_quant_pc       GENERATOR fake_quant_per_channel       FEATURES strict_float
-              TUNING fake_quant_per_channel CLASSES default)
+              TUNING fake_quant_per_channel CLASSES small default)
 qforge_kernel(qf_fake_quant_pc_mask  GENERATOR fake_quant_per_channel_mask  FEATURES strict_float
-              TUNING fake_quant_per_channel CLASSES default)
+              TUNING fake_quant_per_channel CLASSES small default)
 qforge_kernel(qf_ste_backward        GENERATOR ste_backward                 FEATURES strict_float)
 qforge_kernel(qf_lsq_backward_pt     GENERATOR lsq_backward_per_tensor      FEATURES strict_float
-              TUNING lsq_backward_per_tensor CLASSES default)
+              TUNING lsq_backward_per_tensor CLASSES small default)
 qforge_kernel(qf_lsq_backward_pc     GENERATOR lsq_backward_per_channel     FEATURES strict_float
-              TUNING lsq_backward_per_channel CLASSES default)
+              TUNING lsq_backward_per_channel CLASSES small default)
 qforge_kernel(qf_stream_copy         GENERATOR stream_copy)
 
 # int8 GEMM. Weight packing, and the GEMM per output kind in two tilings the

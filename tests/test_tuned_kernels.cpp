@@ -112,25 +112,27 @@ TEST(TunedKernels, ConvsMatchDefault) {
 }
 
 TEST(TunedKernels, FakeQuantAndLsqMatchDefault) {
-    const int64_t n = 100003;
-    std::vector<float> x(static_cast<size_t>(n)), dy(static_cast<size_t>(n));
-    std::mt19937 rng(9);
-    std::normal_distribution<float> d(0.0f, 2.0f);
-    for (auto &v : x) v = d(rng);
-    for (auto &v : dy) v = d(rng);
-    auto [tuned, plain] = tuned_and_default([&] {
-        std::vector<float> y(static_cast<size_t>(n));
-        fake_quant(TensorView(x.data(), {n}), QuantParams{0.05f, 3, QuantRange{0, 255}}, TensorView(y.data(), {n}));
-        return y;
-    });
-    EXPECT_EQ(0, std::memcmp(tuned.data(), plain.data(), tuned.size() * sizeof(float))) << "fake_quant";
-    auto [tdx, pdx] = tuned_and_default([&] {
-        std::vector<float> dx(static_cast<size_t>(n));
-        lsq_backward(TensorView(x.data(), {n}), TensorView(dy.data(), {n}),
-                     LearnableQuantParams{0.05f, 2.0f, QuantRange{-128, 127}}, TensorView(dx.data(), {n}));
-        return dx;
-    });
-    EXPECT_EQ(0, std::memcmp(tdx.data(), pdx.data(), tdx.size() * sizeof(float))) << "lsq_backward dx";
+    // Both shape classes: "small" (<= 2^21 elements) and "default".
+    for (const int64_t n : {int64_t(100003), int64_t(3000017)}) {
+        std::vector<float> x(static_cast<size_t>(n)), dy(static_cast<size_t>(n));
+        std::mt19937 rng(9);
+        std::normal_distribution<float> d(0.0f, 2.0f);
+        for (auto &v : x) v = d(rng);
+        for (auto &v : dy) v = d(rng);
+        auto [tuned, plain] = tuned_and_default([&] {
+            std::vector<float> y(static_cast<size_t>(n));
+            fake_quant(TensorView(x.data(), {n}), QuantParams{0.05f, 3, QuantRange{0, 255}}, TensorView(y.data(), {n}));
+            return y;
+        });
+        EXPECT_EQ(0, std::memcmp(tuned.data(), plain.data(), tuned.size() * sizeof(float))) << "fake_quant";
+        auto [tdx, pdx] = tuned_and_default([&] {
+            std::vector<float> dx(static_cast<size_t>(n));
+            lsq_backward(TensorView(x.data(), {n}), TensorView(dy.data(), {n}),
+                         LearnableQuantParams{0.05f, 2.0f, QuantRange{-128, 127}}, TensorView(dx.data(), {n}));
+            return dx;
+        });
+        EXPECT_EQ(0, std::memcmp(tdx.data(), pdx.data(), tdx.size() * sizeof(float))) << "lsq_backward dx, n=" << n;
+    }
 }
 
 }  // namespace

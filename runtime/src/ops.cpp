@@ -30,8 +30,8 @@ namespace {
 // An elementwise kernel call: the tuned kernel for its slot where the build
 // has one (qforge/tuning.h), else the default library.
 template<typename Fn, typename... Args>
-int run_elementwise(const char *slot, Fn fn, Args &&...args) {
-    return detail::call_kernel(detail::choose_kernel(slot, shape_class::elementwise()), fn, args...);
+int run_elementwise(const char *slot, int64_t elements, Fn fn, Args &&...args) {
+    return detail::call_kernel(detail::choose_kernel(slot, shape_class::elementwise(elements)), fn, args...);
 }
 
 // Checks shared by both fake_quant forms: x, y, and the optional mask.
@@ -74,11 +74,13 @@ void fake_quant_per_tensor(const TensorView &x, const QuantParams &p, const Tens
     auto yb = flat_buffer<float>(y);
     if (mask) {
         auto mb = flat_buffer<uint8_t>(*mask);
-        check_kernel(run_elementwise("qf_fake_quant_pt_mask", qf_fake_quant_pt_mask, xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb, mb), op,
-                     "qf_fake_quant_pt_mask");
+        check_kernel(run_elementwise("qf_fake_quant_pt_mask", x.numel(), qf_fake_quant_pt_mask, xb, p.scale,
+                                     p.zero_point, p.range.qmin, p.range.qmax, yb, mb),
+                     op, "qf_fake_quant_pt_mask");
     } else {
-        check_kernel(run_elementwise("qf_fake_quant_pt", qf_fake_quant_pt, xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb), op,
-                     "qf_fake_quant_pt");
+        check_kernel(run_elementwise("qf_fake_quant_pt", x.numel(), qf_fake_quant_pt, xb, p.scale, p.zero_point,
+                                     p.range.qmin, p.range.qmax, yb),
+                     op, "qf_fake_quant_pt");
     }
 }
 
@@ -96,10 +98,12 @@ void fake_quant_per_channel(const TensorView &x, const PerChannelQuantParams &p,
     Halide::Runtime::Buffer<int32_t> zb(const_cast<int32_t *>(p.zero_points.data()), split.channels);
     if (mask) {
         auto mb = channel_buffer<uint8_t>(*mask, split);
-        check_kernel(run_elementwise("qf_fake_quant_pc_mask", qf_fake_quant_pc_mask, xb, sb, zb, p.range.qmin, p.range.qmax, yb, mb), op,
+        check_kernel(run_elementwise("qf_fake_quant_pc_mask", x.numel(), qf_fake_quant_pc_mask,
+                                 xb, sb, zb, p.range.qmin, p.range.qmax, yb, mb), op,
                      "qf_fake_quant_pc_mask");
     } else {
-        check_kernel(run_elementwise("qf_fake_quant_pc", qf_fake_quant_pc, xb, sb, zb, p.range.qmin, p.range.qmax, yb), op, "qf_fake_quant_pc");
+        check_kernel(run_elementwise("qf_fake_quant_pc", x.numel(), qf_fake_quant_pc,
+                                 xb, sb, zb, p.range.qmin, p.range.qmax, yb), op, "qf_fake_quant_pc");
     }
 }
 
@@ -167,7 +171,8 @@ LsqGradients lsq_backward(const TensorView &x, const TensorView &dy, const Learn
     auto dsb = HBuf::make_scalar(&grads.dscale);
     auto dzb = HBuf::make_scalar(&grads.dzero_point);
     int32_t z = learnable_zero_point_backward_per_tensor(p.zero_point, p.range);
-    check_kernel(run_elementwise("qf_lsq_backward_pt", qf_lsq_backward_pt, xb, dyb, p.scale, z, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
+    check_kernel(run_elementwise("qf_lsq_backward_pt", x.numel(), qf_lsq_backward_pt,
+                                 xb, dyb, p.scale, z, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
                  "qf_lsq_backward_pt");
     return grads;
 }
@@ -197,7 +202,8 @@ LsqPerChannelGradients lsq_backward(const TensorView &x, const TensorView &dy,
     Halide::Runtime::Buffer<int32_t> zb(z.data(), split.channels);
     HBuf dsb(grads.dscale.data(), split.channels);
     HBuf dzb(grads.dzero_point.data(), split.channels);
-    check_kernel(run_elementwise("qf_lsq_backward_pc", qf_lsq_backward_pc, xb, dyb, sb, zb, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
+    check_kernel(run_elementwise("qf_lsq_backward_pc", x.numel(), qf_lsq_backward_pc,
+                                 xb, dyb, sb, zb, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
                  "qf_lsq_backward_pc");
     return grads;
 }

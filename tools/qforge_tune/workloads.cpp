@@ -359,7 +359,7 @@ std::unique_ptr<Workload> parse_fake_quant(const std::string &shape, int) {
     const int64_t n = parse_count(shape, "fake_quant");
     auto w = std::make_unique<FakeQuantWorkload>(n);
     w->shape = shape;
-    w->shape_class = shape_class::elementwise();
+    w->shape_class = shape_class::elementwise(n);
     w->work = 8.0 * double(n);  // read x, write y
     w->work_unit = "GB/s";
     return w;
@@ -369,7 +369,7 @@ std::unique_ptr<Workload> parse_lsq(const std::string &shape, int) {
     const int64_t n = parse_count(shape, "lsq_backward");
     auto w = std::make_unique<LsqBackwardWorkload>(n);
     w->shape = shape;
-    w->shape_class = shape_class::elementwise();
+    w->shape_class = shape_class::elementwise(n);
     w->work = 12.0 * double(n);  // read x and dy, write dx
     w->work_unit = "GB/s";
     return w;
@@ -430,8 +430,8 @@ std::map<std::string, std::string> streaming_base(const std::string &) {
     return {{"task_elements", "16384"}, {"vector_unroll", "1"}};
 }
 std::vector<ParamDomain> streaming_space(const std::string &, bool) {
-    return {{"task_elements", ints({4096, 8192, 16384, 32768, 65536, 131072, 262144})},
-            {"vector_unroll", ints({1, 2, 4})}};
+    return {{"task_elements", ints({4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576})},
+            {"vector_unroll", ints({1, 2, 4, 8})}};
 }
 
 }  // namespace

@@ -49,10 +49,16 @@ inline const char *rows_conv(int64_t panel_vectors) {
     return panel_vectors == 1 ? "pv1" : panel_vectors == 2 ? "pv2" : "pv4";
 }
 
-// Depthwise int8 conv and the elementwise quantization kernels (fake quant,
-// LSQ backward): one class.
+// Depthwise int8 conv: one class.
 inline const char *depthwise_conv() { return "default"; }
-inline const char *elementwise() { return "default"; }
+
+// The elementwise quantization kernels (fake quant, STE, LSQ backward):
+// "small" up to 2^21 elements (8 MB of floats: the stream stays in the last
+// level cache, so per-task overhead, not DRAM bandwidth, bounds it), "default" above.
+inline constexpr int64_t kSmallStreamMaxElements = int64_t(1) << 21;
+inline const char *elementwise(int64_t elements) {
+    return elements <= kSmallStreamMaxElements ? "small" : "default";
+}
 
 }  // namespace shape_class
 
