@@ -38,7 +38,8 @@ assert db["format"] == "qforge-schedule-db" and db["version"] == 1, "format/vers
 wrong = [json.loads(l)["params"] for l in open(sys.argv[2]) if '"wrong"' in l]
 recorded = {k: str(v) for k, v in e["params"].items()}
 assert all(recorded != w for w in wrong), f"an incorrect candidate was recorded: {recorded}"
-assert e["tuned_ms"] > 0 and e["default_ms"] > 0 and len(e["shapes"]) == 2, "timings"
+threads = sorted({s["threads"] for s in e["shapes"]})  # every shape at every thread count (default 1 and N)
+assert e["tuned_ms"] > 0 and e["default_ms"] > 0 and len(e["shapes"]) == 2 * len(threads), "timings"
 assert e["tuned_ms"] <= e["default_ms"] * 1.02, "tuned slower than default"
 assert all(s["autoschedulers"]["Mullapudi2016"]["status"] in ("ok", "crashed", "error", "wrong", "timeout") for s in e["shapes"]), "autoscheduler"
 print("ok:   the entry is valid and holds no rejected candidate:", recorded or "(default kept)")

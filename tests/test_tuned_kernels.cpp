@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "qforge/qforge.h"
@@ -40,9 +42,9 @@ TEST(TunedKernels, TableIsConsistent) {
                     k.params.c_str(), k.active ? " active" : "");
         EXPECT_EQ(k.active, k.variant == v && tuned_kernels_enabled()) << k.slot;
         EXPECT_FALSE(k.params.empty()) << k.slot;
-        EXPECT_TRUE(k.shape_class == "gemv" || k.shape_class == "small_m" || k.shape_class == "default" ||
-                    k.shape_class == "narrow")
-            << k.slot << " " << k.shape_class;
+        // The classes qforge/tuning.h defines.
+        const std::set<std::string> classes = {"gemv", "small_m", "default", "narrow", "pv1", "pv2", "pv4", "small"};
+        EXPECT_TRUE(classes.count(k.shape_class)) << k.slot << " " << k.shape_class;
     }
 }
 
