@@ -171,7 +171,6 @@ void emit(int fd, const nlohmann::json &j) {
     std::vector<bool> good(cands.size(), false);
     for (size_t i = 0; i < cands.size(); i++) {
         nlohmann::json r = {{"i", i}};
-        auto t0 = Clock::now();
         try {
             compiled[i] = compile(op, cands[i], s, workloads);
         } catch (const std::exception &e) {
@@ -180,7 +179,6 @@ void emit(int fd, const nlohmann::json &j) {
             emit(fd, r);
             continue;
         }
-        r["compile_s"] = seconds_since(t0);
         install(slot, compiled[i]);
         std::string wrong;
         try {
@@ -311,7 +309,6 @@ std::vector<Measurement> evaluate(const TuneOperator &op, const std::vector<Work
             Measurement &m = out[i];
             m.status = j.value("status", "error");
             m.detail = j.value("detail", "");
-            m.compile_s = j.value("compile_s", m.compile_s);
             if (j.contains("ms")) m.ms = j["ms"].get<std::vector<double>>();
         }
     }

@@ -27,7 +27,6 @@ struct Measurement {
     std::string status = "pending";  // ok, wrong, error, crashed, timeout
     std::string detail;          // the mismatch, error message or signal
     std::vector<double> ms;      // median per workload (ok only)
-    double compile_s = 0;
     bool ok() const { return status == "ok"; }
 };
 

@@ -303,8 +303,6 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
             std::fprintf(stderr, "%s: resuming after %zu candidates, %.0f s\n", unit.c_str(), seen.size(),
                          elapsed_before);
         }
-    } else {
-        std::ofstream(journal_file(cls)) << header.dump() << "\n";
     }
     if (done) {
         ScheduleDb db;
@@ -314,6 +312,7 @@ UnitResult Tuner::tune_class(const std::string &cls, std::vector<Workload *> wor
             return result_from_entry(r, *e);
         }
     }
+    // A new journal (also when the old one was for other settings) starts with its header.
     if (seen.empty()) std::ofstream(journal_file(cls)) << header.dump() << "\n";
     std::ofstream journal(journal_file(cls), std::ios::app);
 
