@@ -89,7 +89,10 @@ public:
         col(ci, kw, kh, p) = x_padded(channel_offset + ci, ix, iy, n);
     }
 
-    void schedule() { qs::schedule_im2col(col, ci, kw, kh, p, get_target(), tuning); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_im2col(col, ci, kw, kh, p, get_target(), tuning);
+    }
 
 private:
     Var ci{"ci"}, kw{"kw"}, kh{"kh"}, p{"p"};
@@ -162,6 +165,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (this->get_auto_schedule()) {
             set_autoschedule_estimates();
             return;
@@ -272,6 +276,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (this->get_auto_schedule()) {
             set_autoschedule_estimates();
             return;
@@ -387,6 +392,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (this->get_auto_schedule()) {
             set_autoschedule_estimates();
             return;

@@ -52,6 +52,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (this->get_auto_schedule()) {
             const int elements = qforge::generators::parse_shape_spec(autoschedule.autoschedule_shape, "N", 1, 0).dims[0];
             x.set_estimates({{0, elements}});
@@ -98,6 +99,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_per_channel_3d(out, i, c, o, x.dim(0).extent(), {inv_scale}, get_target(), stream);
     }
 
@@ -116,7 +118,10 @@ public:
 
     void generate() { dx(i) = nx::straight_through(dy(i), mask(i)); }
 
-    void schedule() { qs::schedule_stream_1d(dx, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(dx, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};

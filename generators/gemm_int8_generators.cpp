@@ -59,7 +59,10 @@ public:
         row_sums(n) = sum(cast<int32_t>(w_padded(rk, n)));
     }
 
-    void schedule() { qs::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, get_target()); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, get_target());
+    }
 
 private:
     Var kk{"kk"}, ni{"ni"}, ko{"ko"}, no{"no"}, n{"n"};
@@ -123,6 +126,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (this->get_auto_schedule()) {
             set_autoschedule_estimates();
             return;
@@ -167,7 +171,10 @@ public:
         layout(i) = select(i == 0, layout::k_group(t), i == 1, layout::panel_width(t), layout::tile_rows(t, tiling));
     }
 
-    void schedule() { layout.bound(i, 0, 3); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        layout.bound(i, 0, 3);
+    }
 
 private:
     Var i{"i"};

@@ -47,6 +47,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         if (get_auto_schedule()) {
             const int elements = qforge::generators::parse_shape_spec(autoschedule.autoschedule_shape, "N", 1, 0).dims[0];
             x.set_estimates({{0, elements}});
@@ -103,6 +104,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_lsq_backward_per_channel(dx, i, c, o, total, r, {inv_scale, dscale, dzero_point},
                                                 get_target());
     }

@@ -41,7 +41,10 @@ public:
 
     void generate() { y(i) = x(i); }
 
-    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(y, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};

@@ -64,7 +64,10 @@ public:
         c(n, m) = select(accumulate != 0, c_prev(n, m) + sum, sum);
     }
 
-    void schedule() { qs::schedule_sgemm(c, acc, ExternFuncArgument(b).image_param, n, m, ni, no, r, accumulate, get_target(), tiling); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_sgemm(c, acc, ExternFuncArgument(b).image_param, n, m, ni, no, r, accumulate, get_target(), tiling);
+    }
 
 private:
     Var n{"n"}, m{"m"}, k{"k"}, ni{"ni"}, no{"no"};
@@ -82,7 +85,10 @@ public:
         layout(i) = select(i == 0, qs::sgemm_panel_width(t, tiling), qs::sgemm_tile_rows(t, tiling));
     }
 
-    void schedule() { layout.bound(i, 0, 2); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        layout.bound(i, 0, 2);
+    }
 
 private:
     Var i{"i"};
@@ -103,7 +109,10 @@ public:
         }
     }
 
-    void schedule() { qs::schedule_pack_f32(out, i, j, transpose, get_target()); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_pack_f32(out, i, j, transpose, get_target());
+    }
 
 private:
     Var i{"i"}, j{"j"};
@@ -137,6 +146,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_im2col_f32(col, ci, kw, kh, ox, oy, nn, col.dim(0).extent(), get_target(), tuning);
     }
 
@@ -167,7 +177,10 @@ public:
         dx(c, ix, iy, nn) = sum(select(valid, dcols(c, r.x, r.y, p), 0.0f));
     }
 
-    void schedule() { qs::schedule_col2im_f32(dx, c, iy, nn, get_target(), tuning); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_col2im_f32(dx, c, iy, nn, get_target(), tuning);
+    }
 
 private:
     Var c{"c"}, ix{"ix"}, iy{"iy"}, nn{"nn"};
@@ -199,6 +212,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_direct_conv_f32(y, acc, x_padded, o, ox, oy, n, oi, oo, r, x.dim(0).extent(), stride_w,
                                        get_target(), tiling);
     }
@@ -235,6 +249,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_conv_wgrad_f32(part, acc, x_padded, o, j, kh, g, oi, oo, r, get_target(), tiling);
     }
 
@@ -256,7 +271,10 @@ public:
                            qs::direct_conv_f32_tile_rows(t, 2, tiling));
     }
 
-    void schedule() { layout.bound(i, 0, 3); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        layout.bound(i, 0, 3);
+    }
 
 private:
     Var i{"i"};

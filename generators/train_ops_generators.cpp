@@ -54,6 +54,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_column_reduction(total, c, r, get_target(), reduce);
         qs::schedule_channel_outputs({out}, c, get_target());
     }
@@ -75,7 +76,10 @@ public:
 
     void generate() { y(c, m) = x(c, m) * scale(c) + shift(c); }
 
-    void schedule() { qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream);
+    }
 
 private:
     Var c{"c"}, m{"m"};
@@ -103,6 +107,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_column_reduction(sums, c, r, get_target(), reduce);
         qs::schedule_rows_2d(dx, c, m, x.dim(0).extent(), get_target(), stream);
         qs::schedule_channel_outputs({dscale, dshift}, c, get_target());
@@ -154,6 +159,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         const Target t = get_target();
         qs::schedule_column_reduction(sum_x, c, r, t, reduce);
         qs::schedule_column_reduction(sum_sq, c, r, t, reduce);
@@ -186,6 +192,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_per_channel_scalars({factor}, c, get_target());
         qs::schedule_rows_2d(y, c, m, x.dim(0).extent(), get_target(), stream);
     }
@@ -229,6 +236,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         const Target t = get_target();
         qs::schedule_column_reduction(sums, c, r, t, reduce);
         qs::schedule_per_channel_scalars({k, grad_mean, factor}, c, t);
@@ -263,7 +271,10 @@ public:
         y(i) = reinterpret<float>(select(negative, 0, bits));
     }
 
-    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(y, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -281,7 +292,10 @@ public:
 
     void generate() { dx(i) = select(y(i) > 0.0f || is_nan(y(i)), dy(i), 0.0f); }
 
-    void schedule() { qs::schedule_stream_1d(dx, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(dx, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -321,6 +335,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_pool_rows(out, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream);
     }
 
@@ -345,6 +360,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_pool_rows(dx, c, h, n, dy.dim(0).extent() * dy.dim(1).extent() * 2, get_target(), stream);
     }
 
@@ -367,6 +383,7 @@ public:
     }
 
     void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
         qs::schedule_pool_rows(y, c, h, n, x.dim(0).extent() * (x.dim(1).extent() / 2), get_target(), stream,
                                  qs::byte_lanes(get_target()));
     }
@@ -405,7 +422,10 @@ public:
         dlogits(k, b) = (exp(logits(k, b) - mx(b)) / se(b) - onehot) / bf;
     }
 
-    void schedule() { qs::schedule_softmax_rows(dlogits, k, b, {mx, se, row_loss, total}, get_target()); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_softmax_rows(dlogits, k, b, {mx, se, row_loss, total}, get_target());
+    }
 
 private:
     Var k{"k"}, b{"b"};
@@ -439,7 +459,10 @@ public:
         out(i) = Tuple(p + (-lr) * b, b);
     }
 
-    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(out, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -480,7 +503,10 @@ public:
         out(i) = Tuple(p + (neg_step_size * m) / denom, m, v);
     }
 
-    void schedule() { qs::schedule_stream_1d(out, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(out, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -510,7 +536,10 @@ public:
         q(i) = cast<Elem>(select(is_nan(x(i)), lo, qf));
     }
 
-    void schedule() { qs::schedule_stream_1d(q, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(q, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -529,7 +558,10 @@ public:
 
     void generate() { y(i) = nx::dequantize(cast<float>(q(i)), cast<float>(zero_point), scale); }
 
-    void schedule() { qs::schedule_stream_1d(y, i, get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_stream_1d(y, i, get_target(), stream);
+    }
 
 private:
     Var i{"i"};
@@ -553,7 +585,10 @@ public:
         y(c, m) = cast<Elem>(nx::requantize(acc(c, m), multiplier(c), out_zero_point, out_min, out_max));
     }
 
-    void schedule() { qs::schedule_rows_2d(y, c, m, acc.dim(0).extent(), get_target(), stream); }
+    void schedule() {
+        qs::finish_pipeline(this->get_pipeline(), get_target());
+        qs::schedule_rows_2d(y, c, m, acc.dim(0).extent(), get_target(), stream);
+    }
 
 private:
     Var c{"c"}, m{"m"};

@@ -46,6 +46,13 @@ inline bool is_x86(const Target &t, const char *schedule) {
 
 inline bool is_cuda(const Target &t, const char *schedule) { return family(t, schedule) == Family::cuda; }
 
+// Every generator's schedule() starts here, with its pipeline: what a target
+// family does to the whole pipeline rather than to one Func (CUDA: products
+// rounded on their own in strict_float kernels, cuda::RoundedProductsInKernels).
+inline void finish_pipeline(Halide::Pipeline p, const Target &t) {
+    if (family(t, "pipeline") == Family::cuda) cuda::finish_pipeline(p, t);
+}
+
 // ---- float32 quantization operators (quant_*.h) ----------------------------------------
 
 inline void schedule_stream_1d(Func f, const Var &i, const Target &t, const StreamingParams &p) {

@@ -3,10 +3,14 @@
 # the archive (Halide embeds it as a NUL-terminated string starting with the
 # NVPTX back end's banner) and assembled by ptxas for its own target (sm_80,
 # sm_86) and for sm_90 (HALIDE14_NOTES section 4); the int8 GEMMs and convs
-# must multiply with dp4a.
-#   check_cuda_ptx.sh <build dir> <library>...
+# must multiply with dp4a, and no library outside the --fma-allowed list
+# (cmake/QforgeCuda.cmake's FUSED_MULTIPLY_ADD ones) may contain fma.rn.f32:
+# a contracted multiply-add rounds once where the references round twice.
+#   check_cuda_ptx.sh <build dir> --fma-allowed=<lib;lib;...> <library>...
 set -u
 build=$1
+shift
+fma_allowed=";${1#--fma-allowed=};"
 shift
 ptxas=$(command -v ptxas || echo /usr/local/cuda/bin/ptxas)
 if [[ ! -x $ptxas ]]; then
@@ -50,7 +54,12 @@ PY
   done
   kernels=$(cat "$work/$lib".*.ptx | grep -c '^\.visible \.entry')
   dp4a=$(cat "$work/$lib".*.ptx | grep -c 'dp4a')
-  echo "ok:   $lib: $n PTX module(s), $kernels kernel(s), .target $target, ptxas $target + sm_90 accept it, dp4a: $dp4a"
+  fma=$(cat "$work/$lib".*.ptx | grep -c 'fma\.rn\.f32')
+  echo "ok:   $lib: $n PTX module(s), $kernels kernel(s), .target $target, ptxas $target + sm_90 accept it, dp4a: $dp4a, fma.rn.f32: $fma"
+  if [[ $fma -gt 0 && $fma_allowed != *";$lib;"* ]]; then
+    echo "FAIL: $lib: fused multiply-add (fma.rn.f32) in a kernel that must round like the reference (strict_float)"
+    fail=1
+  fi
   if [[ $lib =~ ^qf_cuda_(gemm|dconv|rconv[0-9]|dwconv)_ && $dp4a -eq 0 ]]; then
     echo "FAIL: $lib: an int8 GEMM / conv without dp4a"
     fail=1

@@ -8,8 +8,9 @@
 // (dp4a, accumulators in shared memory), im2col, and the float32 training
 // kernels (sgemm, convolutions, batch norm's reductions, pooling, softmax,
 // optimizers). They are straightforward thread-per-output schedules, not yet
-// tuned for any GPU. Validated here by ptxas on every build
-// (tests/check_cuda_ptx.sh); no GPU has run these kernels yet (issue 6).
+// tuned for any GPU. Validated by ptxas on every build
+// (tests/check_cuda_ptx.sh) and run against the references on a GPU by
+// tests/test_cuda_kernels (docs/cuda.md).
 #pragma once
 
 #include <algorithm>
@@ -22,6 +23,51 @@
 namespace qforge::schedules::cuda {
 
 using namespace Halide;
+
+// ---- float rounding inside kernels --------------------------------------------------
+
+// Rounds every float32 product inside a kernel on its own (PTX mul.rn), so
+// no multiply-add is fused: the strict_float kernels then round like the
+// references (tests are built with -ffp-contract=off). Halide 14's strict_float
+// does not reach the device code: its PTX back end allows fast FP fusion, and
+// ptxas (and the driver's JIT) fuse any mul.f32 / add.f32 pair without a
+// rounding modifier into an fma; a product with .rn is never fused (PTX ISA,
+// "mul"). Seen on an H100: float(acc) * M + 1.5*2^23 as one fma moved one
+// requantized GEMM output by one step.
+// The intrinsic is llvm.nvvm.mul.rn.ftz.f: LLVM 14's InstCombine turns the
+// non-flushing llvm.nvvm.mul.rn.f back into a plain fmul (which then fuses),
+// and keeps the flushing one in a function that does not flush denormals. The
+// price: a product with a subnormal operand or result is flushed to zero
+// (|v| < 2^-126), where the references keep it; results that are rounded to
+// integers after the product (quantize, requantize) never see the
+// difference. Applied after lowering, to the loops that run on the device
+// only; mul.rn has mul's throughput, only the fusion goes.
+class RoundedProductsInKernels : public Internal::IRMutator {
+    using Internal::IRMutator::visit;
+    int kernel_depth_ = 0;
+
+    Internal::Stmt visit(const Internal::For *op) override {
+        const bool device = op->for_type == Internal::ForType::GPUBlock ||
+                            op->for_type == Internal::ForType::GPUThread || op->for_type == Internal::ForType::GPULane;
+        kernel_depth_ += device;
+        Internal::Stmt s = Internal::IRMutator::visit(op);
+        kernel_depth_ -= device;
+        return s;
+    }
+
+    Expr visit(const Internal::Mul *op) override {
+        Expr a = mutate(op->a), b = mutate(op->b);
+        if (kernel_depth_ > 0 && op->type == Float(32)) {
+            return Internal::Call::make(op->type, "llvm.nvvm.mul.rn.ftz.f", {a, b}, Internal::Call::PureExtern);
+        }
+        return Internal::Mul::make(a, b);
+    }
+};
+
+// Called by every generator's schedule() (schedules::finish_pipeline).
+inline void finish_pipeline(Pipeline p, const Target &t) {
+    if (t.has_feature(Target::StrictFloat)) p.add_custom_lowering_pass(new RoundedProductsInKernels);
+}
 
 // The int8 GEMM's packed layout on CUDA: 4 k values per 32-bit word, the
 // operand of dp4a (4 u8 x s8 products summed into an int32), and panels of
@@ -52,21 +98,31 @@ inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Va
     f.fuse(i, c, ic).fuse(ic, o, all).gpu_tile(all, block, thread, kThreadsPerBlock, TailStrategy::GuardWithIf);
 }
 
-// LSQ backward, per tensor: dx elementwise; the two sums rfactored into one
-// partial per thread (a run of 256 elements each, summed serially), then the
-// partials summed by one device thread in a fixed order (results do not
-// depend on scheduling races; they differ from the CPU's order by rounding,
-// within docs/numerics.md's bound).
+// LSQ backward, per tensor: dx elementwise; the two sums rfactored twice into
+// partials, summed in a fixed order (results do not depend on scheduling
+// races; they differ from the CPU's order by rounding, within
+// docs/numerics.md's bound).
 inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
                                              const std::vector<Func> &scalars, const Target &,
                                              const StreamingParams &) {
-    RVar ro("ro"), ri("ri");
-    Var u("u"), ub("ub"), ut("ut"), block("block"), thread("thread");
-    total.compute_root().gpu_single_thread();
-    total.update().split(r.x, ro, ri, 256, TailStrategy::GuardWithIf);
-    Func partial = total.update().rfactor(ro, u);  // partial(u)
-    partial.compute_root().gpu_tile(u, ub, ut, 64, TailStrategy::GuardWithIf);
-    partial.update().gpu_tile(u, ub, ut, 64, TailStrategy::GuardWithIf);
+    // Three levels, each a fixed order: 65536 threads each sum every 65536th
+    // element (neighbouring threads read neighbouring elements: coalesced),
+    // 256 threads each sum 256 of those partials, one thread the last 256.
+    // (One level of runs of 256 summed by one thread ran at 79 GB/s on an
+    // H100: the single thread's 262144 dependent adds for 64Mi elements.)
+    constexpr int kStrided = 65536, kSecond = 256;
+    RVar ro("ro"), ri("ri"), rio("rio"), rii("rii");
+    Var u("u"), ub("ub"), ut("ut"), v("v"), vb("vb"), vt("vt"), block("block"), thread("thread");
+    total.compute_root();
+    total.update().split(r.x, ro, ri, kStrided, TailStrategy::GuardWithIf);
+    Func partial = total.update().rfactor(ri, u);  // partial(u): sum over ro of element ro * kStrided + u
+    partial.compute_root().gpu_tile(u, ub, ut, kThreadsPerBlock, TailStrategy::GuardWithIf);
+    partial.update().gpu_tile(u, ub, ut, kThreadsPerBlock, TailStrategy::GuardWithIf);
+    total.update().split(ri, rio, rii, kStrided / kSecond, TailStrategy::GuardWithIf);
+    Func second = total.update().rfactor(rio, v);  // second(v): sum of partials v * 256 ... v * 256 + 255
+    second.compute_root().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
+    second.update().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
+    total.gpu_single_thread();
     total.update().gpu_single_thread();
     dx.gpu_tile(i, block, thread, kThreadsPerBlock, TailStrategy::GuardWithIf);
     for (Func f : scalars) f.compute_root().gpu_single_thread();
@@ -129,9 +185,11 @@ inline void schedule_channel_vectors(const std::vector<Func> &fs) {
 // column (row_sums(n) sums its K weights serially).
 inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk, const Var &ni, const Var &ko,
                                        const Var &no, const Target &t) {
-    Var group_cols("group_cols"), rest("rest"), b0("b0"), b1("b1"), t0("t0"), t1("t1");
-    packed.bound(kk, 0, k_group(t)).bound(ni, 0, panel_width(t)).fuse(kk, ni, group_cols).fuse(ko, no, rest);
-    packed.gpu_tile(group_cols, rest, b0, b1, t0, t1, 256, 1, TailStrategy::GuardWithIf);
+    Var group_cols("group_cols"), b0("b0"), t0("t0");
+    // ko and no are block dimensions of their own: fused, ko * no exceeded
+    // the grid's 65535 limit in y at K = N = 4096 (cuLaunchKernel failed).
+    packed.bound(kk, 0, k_group(t)).bound(ni, 0, panel_width(t)).fuse(kk, ni, group_cols);
+    packed.gpu_tile(group_cols, b0, t0, 256, TailStrategy::GuardWithIf).gpu_blocks(ko, no);
     schedule_channel_vectors({row_sums});
 }
 
