@@ -8,7 +8,7 @@ JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 
-.PHONY: all setup configure build demo test bench clean
+.PHONY: all setup configure build demo test bench bench-cuda gpu-kit clean
 
 all: build
 
@@ -41,6 +41,15 @@ bench: build
 	@bash scripts/setup-deps.sh --bench
 	cmake --build $(BUILD) -j $(JOBS) --target qforge-bench-all
 	bash bench/run_all.sh $(BUILD)
+
+# The GPU benchmarks next to PyTorch on the same GPU (a machine with a CUDA
+# device; docs/cuda.md). gpu-kit packs the GPU test, benchmark and qforge-train
+# to copy to such a machine and run there with `bash build/gpu-kit/gpu-check.sh`.
+bench-cuda: build
+	python3 bench/cuda_compare.py $(BUILD)/bench/bench_cuda --out $(BUILD)/bench/cuda_summary.json
+
+gpu-kit: build
+	bash scripts/make-gpu-kit.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -32,6 +32,7 @@
 #include "HalideRuntimeCuda.h"
 #include "cuda_driver.h"
 #include "qf_cuda_kernels_all.h"
+#include "qforge/qforge.h"
 
 namespace {
 
@@ -165,6 +166,71 @@ void bench_batch_norm(int N, int H, int W, int C) {
     record("batch_norm_train", shape, t, 2.0 * sizeof(float) * N * H * W * C, "GB/s");
 }
 
+// The runtime's calls on Device::cuda, transfers included (every call copies
+// its operands to the device and back), next to the same calls on the CPU:
+// what a model pays per operator. Shapes of qforge-train's network at batch 128.
+double time_call_median(const std::function<void()> &call) {
+    call();
+    std::vector<double> t;
+    for (int i = 0; i < g_repetitions; i++) {
+        const auto t0 = std::chrono::steady_clock::now();
+        call();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+void bench_runtime_calls() {
+    using qforge::Tensor;
+    using qforge::DType;
+    auto random = [](qforge::Shape shape, uint32_t seed) {
+        Tensor t(DType::f32, std::move(shape));
+        std::mt19937 rng(seed);
+        std::normal_distribution<float> d(0.0f, 1.0f);
+        for (int64_t i = 0; i < t.numel(); i++) t.data_as<float>()[i] = d(rng);
+        return t;
+    };
+    Tensor x = random({128, 28, 28, 16}, 1), y(DType::f32, {128, 28, 28, 16});
+    Tensor gamma = random({16}, 2), beta = random({16}, 3), mean(DType::f32, {16}), var(DType::f32, {16}),
+           invstd(DType::f32, {16});
+    qforge::Conv2dGeometry g;
+    g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 1;
+    Tensor cx = random({128, 28, 28, 16}, 4), cw = random({32, 3, 3, 16}, 5);
+    Tensor cy(DType::f32, qforge::conv2d_f32_output_shape(cx.shape(), cw.shape(), g)), cdw(DType::f32, cw.shape());
+    Tensor cdy = random(cy.shape(), 6);
+    struct Case {
+        const char *op;
+        const char *shape;
+        std::function<void()> call;
+    };
+    const Case cases[] = {
+        {"relu", "[128,28,28,16]", [&] { qforge::relu(x, y); }},
+        {"batch_norm_train", "[128,28,28,16]",
+         [&] { qforge::batch_norm_train(x, gamma, beta, 1e-5f, y, mean, var, invstd); }},
+        {"conv2d_f32", "[128,28,28,16] 3x3 ->32", [&] { qforge::conv2d_f32(cx, cw, nullptr, g, cy); }},
+        {"conv2d_f32_backward_weight", "[128,28,28,16] 3x3 ->32",
+         [&] { qforge::conv2d_f32_backward_weight(cx, cdy, g, cdw); }},
+    };
+    std::printf("\nruntime calls, transfers included (ms per call; CPU: %d threads)\n", 2);
+    qforge::set_num_threads(2);
+    for (const Case &c : cases) {
+        double cpu, gpu;
+        {
+            qforge::DeviceScope on(qforge::Device::cpu);
+            cpu = time_call_median(c.call);
+        }
+        {
+            qforge::DeviceScope on(qforge::Device::cuda);
+            gpu = time_call_median(c.call);
+        }
+        std::printf("%-28s %-26s cuda %9.3f ms   cpu %9.3f ms   cuda/cpu time %6.2f\n", c.op, c.shape, gpu * 1e3,
+                    cpu * 1e3, gpu / cpu);
+        g_rows.push_back({std::string("runtime_") + c.op, c.shape, "ms (cuda, transfers included)", gpu, gpu * 1e3});
+        g_rows.push_back({std::string("runtime_") + c.op + "_cpu2t", c.shape, "ms (cpu, 2 threads)", cpu, cpu * 1e3});
+    }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -197,6 +263,7 @@ int main(int argc, char **argv) {
         bench_conv_f32(32, 56, 56, 64, 64, 3);
         bench_conv_f32(256, 14, 14, 32, 64, 5);
         bench_batch_norm(32, 56, 56, 64);
+        bench_runtime_calls();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "bench_cuda: %s\n", e.what());
         return 1;

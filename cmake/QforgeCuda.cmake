@@ -1,6 +1,6 @@
 # CUDA kernels (issue 6): every operator on the CUDA schedules of
-# schedules/cuda/, AOT-compiled for the CUDA targets below. They are not
-# part of the runtime library yet (no device selection there); the PTX of
+# schedules/cuda/, AOT-compiled for the CUDA targets below and linked into the
+# runtime, which runs them for Device::cuda (qforge/device.h). The PTX of
 # every kernel is validated with ptxas on every build (tests/check_cuda_ptx.sh)
 # and tests/test_cuda_kernels.cpp runs them against the references on a
 # machine with a CUDA device (it reports SKIPPED elsewhere).
@@ -19,9 +19,13 @@ set(QF_CUDA_CAPABILITIES 80 86)
 # on the capability (only the kernels' PTX does), and one copy lets a program
 # link both capabilities' libraries (the GPU test does) and the CPU kernels.
 list(GET QF_CUDA_CAPABILITIES 0 QF_CUDA_RUNTIME_CAPABILITY)
+set(QF_CUDA_RUNTIME_OWNER qf_cuda_fake_quant_pt_sm${QF_CUDA_RUNTIME_CAPABILITY})
 set(QF_CUDA_KERNELS)  # every CUDA kernel library, for the PTX check and the GPU test
 
-# qforge_cuda_kernel(<name> GENERATOR <generator> [FUSED_MULTIPLY_ADD] [PARAMS ...] [FEATURES ...])
+# qforge_cuda_kernel(<name> GENERATOR <generator> [FUSED_MULTIPLY_ADD] [HOST_ONLY] [PARAMS ...] [FEATURES ...])
+#
+# HOST_ONLY: a pipeline with no device code (the layout probes, which report
+# the CUDA schedules' constants to the runtime); kept out of the PTX check.
 #
 # Every library is strict_float unless it says FUSED_MULTIPLY_ADD (the float32
 # GEMMs and convolutions, whose sums are not bit-exact anyway). Why: LLVM's
@@ -31,14 +35,14 @@ set(QF_CUDA_KERNELS)  # every CUDA kernel library, for the PTX check and the GPU
 # (acc * M + 1.5*2^23 rounded once instead of twice). tests/check_cuda_ptx.sh
 # rejects fma.rn.f32 in every library that is not FUSED_MULTIPLY_ADD.
 function(qforge_cuda_kernel name)
-  cmake_parse_arguments(ARG "FUSED_MULTIPLY_ADD" "GENERATOR" "PARAMS;FEATURES" ${ARGN})
+  cmake_parse_arguments(ARG "FUSED_MULTIPLY_ADD;HOST_ONLY" "GENERATOR" "PARAMS;FEATURES" ${ARGN})
   if (NOT ARG_FUSED_MULTIPLY_ADD)
     list(APPEND ARG_FEATURES strict_float)
     list(REMOVE_DUPLICATES ARG_FEATURES)
   endif ()
   foreach (cc IN LISTS QF_CUDA_CAPABILITIES)
     set(lib ${name}_sm${cc})
-    set(owner qf_cuda_fake_quant_pt_sm${QF_CUDA_RUNTIME_CAPABILITY})
+    set(owner ${QF_CUDA_RUNTIME_OWNER})
     set(extra)
     if (NOT lib STREQUAL owner)
       list(APPEND extra USE_RUNTIME ${owner}.runtime)
@@ -51,7 +55,11 @@ function(qforge_cuda_kernel name)
                        TARGETS x86-64-linux-cuda-cuda_capability_${cc}
                        FEATURES no_bounds_query ${ARG_FEATURES}
                        ${extra})
-    set_property(GLOBAL APPEND PROPERTY QF_CUDA_KERNELS ${lib})
+    if (ARG_HOST_ONLY)
+      set_property(GLOBAL APPEND PROPERTY QF_CUDA_HOST_KERNELS ${lib})
+    else ()
+      set_property(GLOBAL APPEND PROPERTY QF_CUDA_KERNELS ${lib})
+    endif ()
     if (ARG_FUSED_MULTIPLY_ADD)
       set_property(GLOBAL APPEND PROPERTY QF_CUDA_FMA_KERNELS ${lib})
     endif ()
@@ -85,8 +93,7 @@ qforge_cuda_kernel(qf_cuda_dwconv_f32          GENERATOR depthwise_conv_int8_f32
 qforge_cuda_kernel(qf_cuda_pack_gemm_weights   GENERATOR pack_gemm_weights)
 qforge_cuda_kernel(qf_cuda_stream_copy         GENERATOR stream_copy)
 # float32 training kernels (the CPU build's list: cmake/kernels_train_*.cmake).
-# The layout probes are not here: they report constants, computed on the host;
-# the CUDA layout is schedules/cuda/'s.
+qforge_cuda_kernel(qf_cuda_sgemm_layout_probe  GENERATOR sgemm_layout_probe HOST_ONLY)
 qforge_cuda_kernel(qf_cuda_sgemm_nn            GENERATOR sgemm_f32 FUSED_MULTIPLY_ADD PARAMS a_transposed=false)
 qforge_cuda_kernel(qf_cuda_sgemm_tn            GENERATOR sgemm_f32 FUSED_MULTIPLY_ADD PARAMS a_transposed=true)
 qforge_cuda_kernel(qf_cuda_pack_f32            GENERATOR pack_f32 PARAMS transpose=false)
@@ -96,19 +103,23 @@ qforge_cuda_kernel(qf_cuda_col2im_f32          GENERATOR col2im_f32)
 qforge_cuda_kernel(qf_cuda_direct_conv_f32     GENERATOR direct_conv_f32 FUSED_MULTIPLY_ADD)
 qforge_cuda_kernel(qf_cuda_conv_wgrad_f32      GENERATOR conv_wgrad_f32 FUSED_MULTIPLY_ADD)
 foreach (op column_sum channel_affine channel_affine_backward batch_norm_train batch_norm_eval batch_norm_backward
-            relu relu_backward max_pool2x2 max_pool2x2_backward softmax_cross_entropy sgd_momentum adam
+            relu relu_backward max_pool2x2 max_pool2x2_backward sgd_momentum adam
             quantize_u8 quantize_s8 dequantize_u8 dequantize_s8 requantize_u8 requantize_s8)
   qforge_cuda_kernel(qf_cuda_${op}             GENERATOR ${op})
 endforeach ()
+# Fused multiply-adds inside libdevice's expf / logf (its own accuracy design);
+# the loss and gradient are compared with a tolerance anyway.
+qforge_cuda_kernel(qf_cuda_softmax_cross_entropy GENERATOR softmax_cross_entropy FUSED_MULTIPLY_ADD)
 qforge_cuda_kernel(qf_cuda_max_pool2x2_u8      GENERATOR max_pool2x2_u8)
 qforge_cuda_kernel(qf_cuda_max_pool2x2_s8      GENERATOR max_pool2x2_s8)
 get_property(QF_CUDA_KERNELS GLOBAL PROPERTY QF_CUDA_KERNELS)
+get_property(QF_CUDA_HOST_KERNELS GLOBAL PROPERTY QF_CUDA_HOST_KERNELS)
 get_property(QF_CUDA_FMA_KERNELS GLOBAL PROPERTY QF_CUDA_FMA_KERNELS)
 
 # One header that includes every CUDA kernel's (both capabilities), for the
 # GPU test and benchmark.
 set(all_h "")
-foreach (lib IN LISTS QF_CUDA_KERNELS)
+foreach (lib IN LISTS QF_CUDA_KERNELS QF_CUDA_HOST_KERNELS)
   string(APPEND all_h "#include \"${lib}.h\"\n")
 endforeach ()
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/qf_cuda_kernels_all.h CONTENT "#pragma once\n${all_h}")

@@ -21,7 +21,11 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/qforge
 
 # The kernels are static libraries made by add_halide_library; each links the
 # Halide runtime that the owner library's generator emitted (<owner>.runtime).
-install(TARGETS qforge ${QF_KERNEL_LIBRARIES} ${QF_RUNTIME_OWNER}.runtime
+set(QF_INSTALLED_CUDA)
+if (QF_CUDA_KERNELS)
+  set(QF_INSTALLED_CUDA ${QF_CUDA_KERNELS} ${QF_CUDA_HOST_KERNELS} ${QF_CUDA_RUNTIME_OWNER}.runtime)
+endif ()
+install(TARGETS qforge ${QF_KERNEL_LIBRARIES} ${QF_RUNTIME_OWNER}.runtime ${QF_INSTALLED_CUDA}
         EXPORT qforgeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -47,6 +51,9 @@ file(RELATIVE_PATH QF_PC_PREFIX_FROM_PCDIR
 string(REGEX REPLACE "/$" "" QF_PC_PREFIX_FROM_PCDIR "${QF_PC_PREFIX_FROM_PCDIR}")
 set(QF_PC_LIBS "-lqforge")
 foreach (lib IN LISTS QF_KERNEL_LIBRARIES)
+  string(APPEND QF_PC_LIBS " -l${lib}")
+endforeach ()
+foreach (lib IN LISTS QF_INSTALLED_CUDA)
   string(APPEND QF_PC_LIBS " -l${lib}")
 endforeach ()
 string(APPEND QF_PC_LIBS " -l${QF_RUNTIME_OWNER}.runtime")

@@ -17,6 +17,7 @@
 #include "dataset.h"
 #include "convert.h"
 #include "network.h"
+#include "qforge/device.h"
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
 #include "qforge/model_file.h"
@@ -36,6 +37,7 @@ struct Options {
     std::string data_dir = default_fashion_mnist_dir();
     std::string model_file, init_file, report_dir = "qforge-report";
     int epochs = 12, batch = 128, threads = 2, eval_batch = 500;
+    std::string device = "cpu";
     float lr = 0.05f, momentum = 0.9f, weight_decay = 5e-4f;
     std::string optimizer = "sgd";
     int qat_epochs = 2, qat_warmup = 0, freeze_epochs = 1;
@@ -95,7 +97,7 @@ public:
                      {"batch", o_.batch},         {"lr", o_.lr},             {"qat_epochs", o_.qat_epochs},
                      {"qat_lr", o_.qat_lr},       {"qat_from", o_.qat_from}, {"calib_images", o_.calib_images},
                      {"init", o_.init_file},      {"bits", o_.bits},         {"quantizer", o_.quantizer},
-                     {"input_bits", o_.input_bits}};
+                     {"input_bits", o_.input_bits}, {"device", o_.device}};
         if (o_.resume) load_results();
     }
 
@@ -213,6 +215,7 @@ void Recipe::calibrate(Network &net) {
 }
 
 void Recipe::integer_results(const std::string &key, Network &net, PhaseResult &r) {
+    DeviceScope on_cpu(Device::cpu);  // integer models run on the CPU's int8 kernels
     IntegerModel im = to_integer_model(net);
     std::string path = models_dir() + "/" + key + ".qfm";
     im.save(path);
@@ -393,6 +396,9 @@ int main(int argc, char **argv) {
                                                "layer=Mweights/Mactivations");
     app.add_flag("--no-ptq", o.no_ptq, "skip the PTQ baselines");
     app.add_option("--threads", o.threads, "threads of the kernels")->check(CLI::Range(1, 256));
+    app.add_option("--device", o.device, "where training runs: cpu, or cuda (the float32 training and fake-quant "
+                                         "operators on the GPU; integer models still run on the CPU)")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
     app.add_option("--seed", o.seed, "seed of initialisation and shuffling");
     app.add_option("--train-limit", o.train_limit, "use only the first N training images (0: all)")->check(CLI::NonNegativeNumber);
     app.add_option("--test-limit", o.test_limit, "use only the first N test images (0: all)")->check(CLI::NonNegativeNumber);
@@ -403,10 +409,17 @@ int main(int argc, char **argv) {
 
     try {
         set_num_threads(o.threads);
+        std::string device_line = "cpu";
+        if (o.device == "cuda") {
+            std::string why;
+            if (!cuda_available(&why)) throw DeviceError("--device cuda: no CUDA device here: " + why);
+            set_default_device(Device::cuda);
+            device_line = "cuda (" + cuda_device_description() + ")";
+        }
         ModelSpec spec = o.model_file.empty() ? parse_model_spec(default_model_text(), "(built-in)")
                                               : load_model_spec(o.model_file);
-        std::printf("qforge-train: %zu stages, %d threads, x86 variant %s\n", spec.stages.size(), o.threads,
-                    cpu_variant_name(cpu_variant()));
+        std::printf("qforge-train: %zu stages, %d threads, x86 variant %s, device %s\n", spec.stages.size(),
+                    o.threads, cpu_variant_name(cpu_variant()), device_line.c_str());
         Dataset train = load_split(o.data_dir, "train", kFashionMnistMean, kFashionMnistStd, o.train_limit);
         Dataset test = load_split(o.data_dir, "t10k", kFashionMnistMean, kFashionMnistStd, o.test_limit);
         if (train.rows != spec.in_h || train.cols != spec.in_w || spec.in_c != 1) {

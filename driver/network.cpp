@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "qforge/conv.h"
+#include "qforge/device.h"
 #include "qforge/error.h"
 #include "qforge/train_gemm.h"
 #include "qforge/train_ops.h"
@@ -517,6 +518,7 @@ void Network::eval_integer(const float *images, int batch, float *logits, std::v
 
 void Network::eval_integer(const std::vector<FoldedStage> &folded, const float *images, int batch, float *logits,
                            std::vector<Tensor> *activations) {
+    DeviceScope on_cpu(Device::cpu);  // the int8 kernels run on the CPU (qforge/device.h)
     if (folded.size() != stages_.size()) {
         throw InvalidArgument("Network::eval_integer: " + std::to_string(folded.size()) + " folded stages for " +
                               std::to_string(stages_.size()) + " stages");

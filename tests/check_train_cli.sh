@@ -10,7 +10,7 @@ fail=0
 
 "$exe" --help > "$work/help" || { echo "FAIL: --help exited non-zero"; fail=1; }
 for flag in --data --model --init --epochs --qat-epochs --bits --bits-file --quantizer --freeze-epochs \
-            --qat-warmup-epochs --input-bits --qat-from --calib-images --configs --resume --report --threads --seed; do
+            --qat-warmup-epochs --input-bits --qat-from --calib-images --configs --resume --report --threads --device --seed; do
   grep -q -- "$flag" "$work/help" || { echo "FAIL: --help does not document $flag"; fail=1; }
 done
 
@@ -41,6 +41,12 @@ expect "bad.qfm" --init "$work/bad.qfm" --report "$work/r"
 expect "no layer 'conv9'" --bits conv9=8 --configs mixed --report "$work/r" --train-limit 64 --test-limit 64
 expect "epochs" --epochs 0
 expect "optimizer" --optimizer rmsprop
+expect "device" --device tpu
+# --device cuda where no CUDA device can be used must say so (not crash, not
+# silently train on the CPU); a machine with one runs it (tests/test_cuda_kernels).
+if ! command -v nvidia-smi > /dev/null || ! nvidia-smi > /dev/null 2>&1; then
+  expect "no CUDA device" --device cuda --epochs 1 --train-limit 64 --test-limit 64 --report "$work/r3"
+fi
 expect "configs" --configs w9a9 --epochs 1 --train-limit 64 --test-limit 64 --report "$work/r2" --no-ptq
 
 [[ $fail -eq 0 ]] && echo "PASS: help and error messages"

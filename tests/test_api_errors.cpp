@@ -157,3 +157,37 @@ TEST(RuntimeControls, TooManyElementsForOneCall) {
 }
 
 }  // namespace
+
+// Device choice (qforge/device.h). Where there is no usable CUDA device (the
+// usual case in CI) asking for one fails at once with the reason; where there
+// is, the choice sticks per thread and per process.
+TEST(DeviceChoice, NamesAndDefault) {
+    EXPECT_EQ(qforge::parse_device("cpu"), qforge::Device::cpu);
+    EXPECT_EQ(qforge::parse_device("cuda"), qforge::Device::cuda);
+    EXPECT_THROW(qforge::parse_device("gpu"), qforge::InvalidArgument);
+    EXPECT_STREQ(qforge::device_name(qforge::Device::cuda), "cuda");
+    EXPECT_EQ(qforge::default_device(), qforge::Device::cpu);
+    EXPECT_EQ(qforge::current_device(), qforge::Device::cpu);
+}
+
+TEST(DeviceChoice, CudaWithoutDeviceSaysWhy) {
+    std::string why;
+    if (qforge::cuda_available(&why)) {
+        qforge::DeviceScope on_gpu(qforge::Device::cuda);
+        EXPECT_EQ(qforge::current_device(), qforge::Device::cuda);
+        {
+            qforge::DeviceScope on_cpu(qforge::Device::cpu);
+            EXPECT_EQ(qforge::current_device(), qforge::Device::cpu);
+        }
+        EXPECT_EQ(qforge::current_device(), qforge::Device::cuda);
+        GTEST_SKIP() << "a CUDA device is present: " << qforge::cuda_device_description();
+    }
+    EXPECT_FALSE(why.empty());
+    const std::vector<int> untouched;  // nothing to write
+    qforge::testing::expect_error_untouched<qforge::DeviceError>(
+        [] { qforge::set_default_device(qforge::Device::cuda); }, "no CUDA device: " + why, untouched, 0);
+    qforge::testing::expect_error_untouched<qforge::DeviceError>(
+        [] { qforge::DeviceScope scope(qforge::Device::cuda); }, "no CUDA device", untouched, 0);
+    EXPECT_EQ(qforge::default_device(), qforge::Device::cpu);
+    EXPECT_EQ(qforge::current_device(), qforge::Device::cpu);
+}

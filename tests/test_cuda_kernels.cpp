@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <array>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@
 #include "reference/numerics_ref.h"
 #include "reference/train_gemm_ref.h"
 #include "reference/train_ops_ref.h"
+#include "qforge/qforge.h"
 
 namespace {
 
@@ -390,6 +392,141 @@ void check_softmax_cross_entropy() {
                ", worst dlogits error " + std::to_string(worst));
 }
 
+
+// ---- the runtime on Device::cuda against Device::cpu -------------------------------
+
+qforge::Tensor random_tensor(qforge::Shape shape, uint32_t seed, float sd = 1.0f) {
+    qforge::Tensor t(qforge::DType::f32, std::move(shape));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, sd);
+    for (int64_t i = 0; i < t.numel(); i++) t.data_as<float>()[i] = d(rng);
+    return t;
+}
+
+// Runs `op` (writing into the tensors it captures) on the CPU and on CUDA and
+// compares each output: bit for bit (tolerance 0) or within tolerance x the
+// largest magnitude of the CPU result.
+void compare_devices(const std::string &what, const std::function<void()> &op, std::vector<qforge::Tensor *> outs,
+                     double tolerance) {
+    std::vector<std::vector<float>> cpu;
+    try {
+        {
+            qforge::DeviceScope on_cpu(qforge::Device::cpu);
+            op();
+        }
+        for (auto *t : outs) cpu.emplace_back(t->data_as<float>(), t->data_as<float>() + t->numel());
+        for (auto *t : outs) std::fill(t->data_as<float>(), t->data_as<float>() + t->numel(), std::nanf(""));
+        qforge::DeviceScope on_gpu(qforge::Device::cuda);
+        op();
+    } catch (const std::exception &e) {
+        expect(false, "runtime " + what + ": " + e.what());
+        return;
+    }
+    int bad = 0;
+    double worst = 0;
+    for (size_t j = 0; j < outs.size(); j++) {
+        double scale = 0;
+        for (float v : cpu[j]) scale = std::max(scale, double(std::fabs(v)));
+        const float *g = outs[j]->data_as<float>();
+        for (size_t i = 0; i < cpu[j].size(); i++) {
+            if (tolerance == 0) {
+                bad += !qforge::ref::same_bits(g[i], cpu[j][i]);
+            } else {
+                const double err = std::fabs(double(g[i]) - cpu[j][i]) / std::max(scale, 1e-30);
+                if (!(err <= tolerance)) bad++;  // NaN (unwritten) fails
+                if (std::isfinite(err)) worst = std::max(worst, err);
+            }
+        }
+    }
+    expect(bad == 0, "runtime on CUDA vs CPU, " + what + ": " + std::to_string(bad) + " differ" +
+                         (tolerance > 0 ? " (worst " + std::to_string(worst) + " of max |y|)" : " (bit for bit)"));
+}
+
+void check_runtime_on_cuda() {
+    using qforge::Tensor;
+    using qforge::DType;
+    std::printf("runtime: %s\n", qforge::cuda_device_description().c_str());
+    // Quantization operators.
+    Tensor x = random_tensor({8, 3, 17, 5}, 11, 3.0f), y(DType::f32, {8, 3, 17, 5}), dx(DType::f32, {8, 3, 17, 5});
+    Tensor mask(DType::u8, {8, 3, 17, 5}), dy = random_tensor({8, 3, 17, 5}, 12, 0.1f);
+    qforge::QuantParams qp{0.05f, 3, qforge::QuantRange::from_bits(8, false)};
+    compare_devices("fake_quant per tensor", [&] { qforge::fake_quant(x, qp, y); }, {&y}, 0);
+    qforge::PerChannelQuantParams pc;
+    pc.scales = {0.04f, 0.05f, 0.06f};
+    pc.zero_points = {0, 1, -2};
+    pc.axis = 1;
+    pc.range = qforge::QuantRange::from_bits(4, true);
+    compare_devices("fake_quant per channel (4 bit)", [&] { qforge::fake_quant(x, pc, y); }, {&y}, 0);
+    qforge::LearnableQuantParams lq{0.05f, 1.3f, qforge::QuantRange::from_bits(4, false)};
+    Tensor ds(DType::f32, {2});
+    compare_devices("lsq_backward (LSQ+) dx", [&] {
+        auto g = qforge::lsq_backward(x, dy, lq, dx);
+        ds.data_as<float>()[0] = g.dscale;
+        ds.data_as<float>()[1] = g.dzero_point;
+    }, {&dx}, 0);
+    compare_devices("lsq_backward (LSQ+) dscale, dzero_point", [&] {
+        auto g = qforge::lsq_backward(x, dy, lq, dx);
+        ds.data_as<float>()[0] = g.dscale;
+        ds.data_as<float>()[1] = g.dzero_point;
+    }, {&ds}, 1e-4);
+    // Training operators.
+    Tensor act = random_tensor({4, 10, 6, 16}, 13), act_y(DType::f32, {4, 10, 6, 16});
+    compare_devices("relu", [&] { qforge::relu(act, act_y); }, {&act_y}, 0);
+    Tensor gamma = random_tensor({16}, 14), beta = random_tensor({16}, 15), mean(DType::f32, {16}),
+           var(DType::f32, {16}), invstd(DType::f32, {16});
+    compare_devices("batch_norm_train", [&] {
+        qforge::batch_norm_train(act, gamma, beta, 1e-5f, act_y, mean, var, invstd);
+    }, {&act_y, &mean, &var}, 2e-5);
+    Tensor pooled(DType::f32, {4, 5, 3, 16}), argmax(DType::u8, {4, 5, 3, 16});
+    compare_devices("max_pool2x2", [&] { qforge::max_pool2x2(act, pooled, argmax); }, {&pooled}, 0);
+    Tensor param = random_tensor({1000}, 16), grad = random_tensor({1000}, 17), buf = random_tensor({1000}, 18);
+    // Copies: each device starts from the same state.
+    const std::vector<float> p0(param.data_as<float>(), param.data_as<float>() + 1000),
+        b0(buf.data_as<float>(), buf.data_as<float>() + 1000);
+    compare_devices("sgd_momentum_update", [&] {
+        std::copy(p0.begin(), p0.end(), param.data_as<float>());
+        std::copy(b0.begin(), b0.end(), buf.data_as<float>());
+        qforge::sgd_momentum_update(param, grad, buf, 0.05f, 0.9f, 1e-4f, false);
+    }, {&param, &buf}, 0);
+    Tensor logits = random_tensor({33, 10}, 19, 3.0f), dlogits(DType::f32, {33, 10}), loss(DType::f32, {1});
+    Tensor labels(DType::s32, {33});
+    for (int b = 0; b < 33; b++) labels.data_as<int32_t>()[b] = b % 10;
+    compare_devices("softmax_cross_entropy", [&] {
+        loss.data_as<float>()[0] = qforge::softmax_cross_entropy(logits, labels, dlogits);
+    }, {&loss, &dlogits}, 1e-5);
+    // float32 GEMM and convolutions (CUDA: im2col / col2im and one sgemm call).
+    Tensor a = random_tensor({37, 75}, 20), bt = random_tensor({50, 75}, 21), c(DType::f32, {37, 50});
+    std::vector<float> bias(50, 0.25f);
+    compare_devices("sgemm NT 37x50x75 + bias", [&] {
+        qforge::sgemm(a, qforge::Transpose::no, bt, qforge::Transpose::yes, c, bias.data());
+    }, {&c}, 1e-5);
+    Tensor at = random_tensor({75, 37}, 22), b = random_tensor({75, 50}, 23);
+    compare_devices("sgemm TN 37x50x75", [&] {
+        qforge::sgemm(at, qforge::Transpose::yes, b, qforge::Transpose::no, c, nullptr);
+    }, {&c}, 1e-5);
+    qforge::Conv2dGeometry g;
+    g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 1;
+    Tensor cx = random_tensor({2, 9, 11, 3}, 24), cw = random_tensor({8, 3, 3, 3}, 25);
+    Tensor cy(DType::f32, qforge::conv2d_f32_output_shape(cx.shape(), cw.shape(), g));
+    std::vector<float> cbias(8, -0.5f);
+    compare_devices("conv2d_f32 3x3 pad 1", [&] { qforge::conv2d_f32(cx, cw, cbias.data(), g, cy); }, {&cy}, 1e-5);
+    Tensor cdy = random_tensor(cy.shape(), 26), cdx(DType::f32, cx.shape()), cdw(DType::f32, cw.shape());
+    compare_devices("conv2d_f32_backward_input", [&] { qforge::conv2d_f32_backward_input(cdy, cw, g, cdx); }, {&cdx},
+                    1e-5);
+    compare_devices("conv2d_f32_backward_weight", [&] { qforge::conv2d_f32_backward_weight(cx, cdy, g, cdw); },
+                    {&cdw}, 1e-5);
+    // The int8 GEMM has no CUDA path: it must say so, not run elsewhere.
+    try {
+        qforge::DeviceScope on_gpu(qforge::Device::cuda);
+        Tensor w8(DType::s8, {16, 32}), a8(DType::u8, {4, 32}), c32(DType::s32, {4, 16});
+        qforge::gemm_s32(a8, qforge::PackedGemmWeights(w8), {}, c32);
+        expect(false, "runtime: gemm_s32 on CUDA ran instead of throwing DeviceError");
+    } catch (const qforge::DeviceError &e) {
+        expect(std::string(e.what()).find("CPU only") != std::string::npos,
+               std::string("runtime: gemm_s32 on CUDA throws DeviceError: ") + e.what());
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -429,7 +566,9 @@ int main() {
         check_training_elementwise();
         check_softmax_cross_entropy();
     }
-    std::printf("%s: %d failure(s) over %d capability build(s)\n", g_failures ? "FAILED" : "PASSED", g_failures,
+    K_ = nullptr;
+    check_runtime_on_cuda();
+    std::printf("%s: %d failure(s) over %d capability build(s) and the runtime\n", g_failures ? "FAILED" : "PASSED", g_failures,
                 tested);
     return g_failures ? 1 : 0;
 }

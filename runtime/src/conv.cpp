@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gemm_internal.h"
+#include "device_call.h"
 #include "kernel_call.h"
 #include "qforge/tuning.h"
 #include "tuned_kernels.h"
@@ -231,6 +232,7 @@ void rows_conv(const char *op, const Prepared &in, const PackedConvWeights &w, c
 
 void conv2d(const char *op, const TensorView &x, const PackedConvWeights &w, const Conv2dGeometry &g,
             const GemmOptions &opt, const Epilogue &e, const TensorView &y) {
+    detail::require_cpu_device(op);  // packed for the CPU variant's layout; no CUDA path yet
     const Shape out_shape = output_shape(op, x.shape(), w, g);  // checks the geometry
     Prepared in = prepare_input(op, x, w, opt.a_zero_point);
     detail::require_tensor(op, "y", y, e.out);

@@ -143,6 +143,12 @@ void ensure_kernel_runtime() {
     });
 }
 
+std::string take_last_kernel_error() {
+    std::string msg;
+    msg.swap(t_last_error);
+    return msg;
+}
+
 void check_kernel(int rc, const char *op, const char *kernel) {
     if (rc == 0) return;
     std::string msg = std::string(op) + ": kernel " + kernel + " failed (code " + std::to_string(rc) + ")";

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "gemm_internal.h"
+#include "device_call.h"
 #include "kernel_call.h"
 #include "qforge/dispatch.h"
 #include "qf_gemm_f32.h"
@@ -287,6 +288,7 @@ namespace {
 // The public GEMMs: check A and C, then one kernel call.
 void gemm_public(const char *op, const TensorView &a, const PackedGemmWeights &w, const GemmOptions &opt,
                  const detail::GemmEpilogue &epilogue, const TensorView &c) {
+    detail::require_cpu_device(op);  // packed for the CPU variant's layout; no CUDA path yet
     auto pa = prepare_activations(op, a, w, opt.a_zero_point);
     check_output(op, c, epilogue.out, pa, w);
     // Parallel tasks read rows of A while others write rows of C: no aliasing at all.

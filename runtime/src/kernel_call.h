@@ -16,6 +16,9 @@ namespace qforge::detail {
 // kernel call (idempotent, thread-safe). Every operator calls this first.
 void ensure_kernel_runtime();
 
+// The calling thread's last Halide error message (cleared).
+std::string take_last_kernel_error();
+
 // Throws KernelError("<op>: kernel <kernel> failed (code N): <Halide's message>") if rc != 0.
 void check_kernel(int rc, const char *op, const char *kernel);
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "device_call.h"
 #include "kernel_call.h"
 #include "qforge/tuning.h"
 #include "tuned_kernels.h"
@@ -27,10 +28,12 @@ using HBuf = Halide::Runtime::Buffer<float>;
 
 namespace {
 
-// An elementwise kernel call: the tuned kernel for its slot where the build
-// has one (qforge/tuning.h), else the default library.
+// An elementwise kernel call: on CUDA the slot's CUDA kernel; on the CPU the
+// tuned kernel for its slot where the build has one (qforge/tuning.h), else
+// the default library.
 template<typename Fn, typename... Args>
-int run_elementwise(const char *slot, int64_t elements, Fn fn, Args &&...args) {
+int run_elementwise(const char *slot, const detail::CudaKernel &cuda, int64_t elements, Fn fn, Args &&...args) {
+    if (current_device() == Device::cuda) return detail::call_cuda(slot, cuda, args...);
     return detail::call_kernel(detail::choose_kernel(slot, shape_class::elementwise(elements)), fn, args...);
 }
 
@@ -74,11 +77,11 @@ void fake_quant_per_tensor(const TensorView &x, const QuantParams &p, const Tens
     auto yb = flat_buffer<float>(y);
     if (mask) {
         auto mb = flat_buffer<uint8_t>(*mask);
-        check_kernel(run_elementwise("qf_fake_quant_pt_mask", x.numel(), qf_fake_quant_pt_mask, xb, p.scale,
+        check_kernel(run_elementwise("qf_fake_quant_pt_mask", QF_CUDA_KERNEL(fake_quant_pt_mask), x.numel(), qf_fake_quant_pt_mask, xb, p.scale,
                                      p.zero_point, p.range.qmin, p.range.qmax, yb, mb),
                      op, "qf_fake_quant_pt_mask");
     } else {
-        check_kernel(run_elementwise("qf_fake_quant_pt", x.numel(), qf_fake_quant_pt, xb, p.scale, p.zero_point,
+        check_kernel(run_elementwise("qf_fake_quant_pt", QF_CUDA_KERNEL(fake_quant_pt), x.numel(), qf_fake_quant_pt, xb, p.scale, p.zero_point,
                                      p.range.qmin, p.range.qmax, yb),
                      op, "qf_fake_quant_pt");
     }
@@ -98,11 +101,11 @@ void fake_quant_per_channel(const TensorView &x, const PerChannelQuantParams &p,
     Halide::Runtime::Buffer<int32_t> zb(const_cast<int32_t *>(p.zero_points.data()), split.channels);
     if (mask) {
         auto mb = channel_buffer<uint8_t>(*mask, split);
-        check_kernel(run_elementwise("qf_fake_quant_pc_mask", x.numel(), qf_fake_quant_pc_mask,
+        check_kernel(run_elementwise("qf_fake_quant_pc_mask", QF_CUDA_KERNEL(fake_quant_pc_mask), x.numel(), qf_fake_quant_pc_mask,
                                  xb, sb, zb, p.range.qmin, p.range.qmax, yb, mb), op,
                      "qf_fake_quant_pc_mask");
     } else {
-        check_kernel(run_elementwise("qf_fake_quant_pc", x.numel(), qf_fake_quant_pc,
+        check_kernel(run_elementwise("qf_fake_quant_pc", QF_CUDA_KERNEL(fake_quant_pc), x.numel(), qf_fake_quant_pc,
                                  xb, sb, zb, p.range.qmin, p.range.qmax, yb), op, "qf_fake_quant_pc");
     }
 }
@@ -137,7 +140,8 @@ void fake_quant_backward(const TensorView &dy, const TensorView &mask, const Ten
     auto dyb = flat_buffer<float>(dy);
     auto mb = flat_buffer<uint8_t>(mask);
     auto dxb = flat_buffer<float>(dx);
-    check_kernel(qf_ste_backward(dyb, mb, dxb), op, "qf_ste_backward");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(ste_backward), qf_ste_backward, dyb, mb, dxb), op,
+                 "qf_ste_backward");
 }
 
 void lsq_forward(const TensorView &x, const LearnableQuantParams &p, const TensorView &y) {
@@ -171,7 +175,7 @@ LsqGradients lsq_backward(const TensorView &x, const TensorView &dy, const Learn
     auto dsb = HBuf::make_scalar(&grads.dscale);
     auto dzb = HBuf::make_scalar(&grads.dzero_point);
     int32_t z = learnable_zero_point_backward_per_tensor(p.zero_point, p.range);
-    check_kernel(run_elementwise("qf_lsq_backward_pt", x.numel(), qf_lsq_backward_pt,
+    check_kernel(run_elementwise("qf_lsq_backward_pt", QF_CUDA_KERNEL(lsq_backward_pt), x.numel(), qf_lsq_backward_pt,
                                  xb, dyb, p.scale, z, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
                  "qf_lsq_backward_pt");
     return grads;
@@ -202,7 +206,7 @@ LsqPerChannelGradients lsq_backward(const TensorView &x, const TensorView &dy,
     Halide::Runtime::Buffer<int32_t> zb(z.data(), split.channels);
     HBuf dsb(grads.dscale.data(), split.channels);
     HBuf dzb(grads.dzero_point.data(), split.channels);
-    check_kernel(run_elementwise("qf_lsq_backward_pc", x.numel(), qf_lsq_backward_pc,
+    check_kernel(run_elementwise("qf_lsq_backward_pc", QF_CUDA_KERNEL(lsq_backward_pc), x.numel(), qf_lsq_backward_pc,
                                  xb, dyb, sb, zb, p.range.qmin, p.range.qmax, g, dxb, dsb, dzb), op,
                  "qf_lsq_backward_pc");
     return grads;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "device_call.h"
 #include "kernel_call.h"
 #include "qf_col2im_f32.h"
 #include "qf_conv_f32_layout_probe.h"
@@ -155,6 +156,59 @@ int64_t k_chunk(int64_t k, int64_t n_padded, bool a_transposed) {
     return kc;
 }
 
+// The CUDA layout's panel width (schedules/cuda/, reported by the host-only
+// probe compiled for the CUDA target).
+int64_t cuda_sgemm_panel() {
+#if QFORGE_HAVE_CUDA
+    static const int64_t panel = [] {
+        int32_t v[2] = {0, 0};
+        Halide::Runtime::Buffer<int32_t> out(v, 2);
+        detail::check_kernel(qf_cuda_sgemm_layout_probe_sm80(out), "sgemm", "qf_cuda_sgemm_layout_probe");
+        return int64_t(v[0]);
+    }();
+    return panel;
+#else
+    throw DeviceError("sgemm: this build has no CUDA kernels");
+#endif
+}
+
+// C = op(A) op(B) (+ bias) on CUDA: op(B) packed on the host into whole
+// panels of the CUDA layout (the CPU pack kernels, one pass), then one kernel
+// call over all of C (the GPU's blocks take the rows and columns; no
+// k-chunking: the operands are copied to the device once per call).
+void run_sgemm_cuda(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpose tb, const Mat &c,
+                    const float *bias, bool accumulate_into_c) {
+    const int64_t m = c.rows, n = c.cols, k = ta == Transpose::no ? a.cols : a.rows;
+    const int64_t panel = cuda_sgemm_panel(), n_padded = round_up(n, panel);
+    if (k * n_padded > INT32_MAX) {
+        throw ShapeError(std::string(op) + ": K x N = " + str(k) + " x " + str(n) + " is too large to repack");
+    }
+    float *packed = scratch(kPackB, k * n_padded);
+    HBuf bb = buffer2(packed, n_padded, 1, k, n_padded);
+    if (tb == Transpose::yes) {
+        HBuf in = buffer2(b.data, k, 1, n, b.ld);  // in(k, n) = B[n][k]
+        detail::check_kernel(qf_pack_f32_t(in, bb), op, "qf_pack_f32_t");
+    } else {
+        HBuf in = buffer2(b.data, n, 1, k, b.ld);
+        detail::check_kernel(qf_pack_f32(in, bb), op, "qf_pack_f32");
+    }
+    float *bias_padded = scratch(kBias, n_padded);
+    std::fill(bias_padded, bias_padded + n_padded, 0.0f);
+    if (bias) std::copy(bias, bias + n, bias_padded);
+    HBuf biasb(bias_padded, static_cast<int>(n_padded));
+    const bool at = ta == Transpose::yes;
+    HBuf ab = at ? buffer2(a.data, m, 1, k, a.ld) : buffer2(a.data, k, 1, m, a.ld);
+    HBuf cb = buffer2(c.data, n, 1, m, c.ld);
+    const int accumulate = accumulate_into_c ? 1 : 0;
+    if (at) {
+        detail::check_kernel(detail::call_cuda(op, QF_CUDA_KERNEL(sgemm_tn), ab, bb, biasb, cb, accumulate, cb),
+                             op, "qf_cuda_sgemm_tn");
+    } else {
+        detail::check_kernel(detail::call_cuda(op, QF_CUDA_KERNEL(sgemm_nn), ab, bb, biasb, cb, accumulate, cb),
+                             op, "qf_cuda_sgemm_nn");
+    }
+}
+
 // C = op(A) op(B) (+ bias), arguments already checked. b_padded: B is stored
 // row-major [K, N] (tb = no) and its rows are readable and zero up to N
 // rounded up to whole panels.
@@ -171,6 +225,10 @@ void run_sgemm(const char *op, const Mat &a, Transpose ta, const Mat &b, Transpo
         return;
     }
     detail::ensure_kernel_runtime();
+    if (current_device() == Device::cuda) {
+        run_sgemm_cuda(op, a, ta, b, tb, c, bias, accumulate_into_c);
+        return;
+    }
     const SgemmLayout &lay = sgemm_layout();
     const int64_t n_padded = round_up(n, lay.panel);
 
@@ -388,7 +446,7 @@ Mat im2col(const char *op, const float *x, const ConvDims &d, const Conv2dGeomet
     float *cols = scratch(kCols, p * ld);
     HBuf xb = nhwc_buffer(const_cast<float *>(x), d, d.c, d.h, d.w);
     HBuf cb = cols_buffer6(cols, d, ld);
-    detail::check_kernel(qf_im2col_f32(xb, static_cast<int32_t>(group * d.cg), g.stride_w, g.stride_h, g.dilation_w,
+    detail::check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(im2col_f32), qf_im2col_f32, xb, static_cast<int32_t>(group * d.cg), g.stride_w, g.stride_h, g.dilation_w,
                                        g.dilation_h, g.pad_left, g.pad_top, cb),
                          op, "qf_im2col_f32");
     const int64_t kc = d.kc();
@@ -441,12 +499,14 @@ const ConvLayout &conv_layout() {
 
 // QFORGE_CONV_F32_PATH=im2col forces the column-matrix paths (benchmarks and
 // tests compare the two); anything else (or unset) lets the heuristics pick.
+// On CUDA the column-matrix paths always: im2col, col2im and sgemm have CUDA
+// kernels; the direct convs' CPU panel layouts do not apply there.
 bool implicit_gemm_allowed() {
     static const bool allowed = [] {
         const char *e = std::getenv("QFORGE_CONV_F32_PATH");
         return !(e && std::string(e) == "im2col");
     }();
-    return allowed;
+    return allowed && current_device() == Device::cpu;
 }
 
 // Output-channel panel of the direct conv for `outputs` channels: one vector
@@ -652,7 +712,7 @@ void conv2d_f32_backward_input(const TensorView &dy, const TensorView &w, const 
                       nullptr);
             HBuf db = cols_buffer(dcols, dc, kc);
             HBuf xb = nhwc_buffer(dxc + gi * d.cg, dc, d.cg, d.h, d.w);
-            detail::check_kernel(qf_col2im_f32(db, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.oh), g.stride_w,
+            detail::check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(col2im_f32), qf_col2im_f32, db, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.oh), g.stride_w,
                                                g.stride_h, g.dilation_w, g.dilation_h, g.pad_left, g.pad_top, xb),
                                  op, "qf_col2im_f32");
         }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "device_call.h"
 #include "kernel_call.h"
 #include "qf_adam.h"
 #include "qf_batch_norm_bwd.h"
@@ -159,7 +160,7 @@ void column_sum(const TensorView &x, const TensorView &out) {
     detail::ensure_kernel_runtime();
     auto xb = rows_buffer(x, r);
     auto ob = vec_buffer(out);
-    check_kernel(qf_column_sum(xb, ob), op, "qf_column_sum");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(column_sum), qf_column_sum, xb, ob), op, "qf_column_sum");
 }
 
 void channel_affine(const TensorView &x, const TensorView &scale, const TensorView &shift, const TensorView &y) {
@@ -177,7 +178,7 @@ void channel_affine(const TensorView &x, const TensorView &scale, const TensorVi
     detail::ensure_kernel_runtime();
     auto xb = rows_buffer(x, r), yb = rows_buffer(y, r);
     auto sb = vec_buffer(scale), hb = vec_buffer(shift);
-    check_kernel(qf_channel_affine(xb, sb, hb, yb), op, "qf_channel_affine");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(channel_affine), qf_channel_affine, xb, sb, hb, yb), op, "qf_channel_affine");
 }
 
 void channel_affine_backward(const TensorView &dy, const TensorView &x, const TensorView &scale,
@@ -204,7 +205,7 @@ void channel_affine_backward(const TensorView &dy, const TensorView &x, const Te
     detail::ensure_kernel_runtime();
     auto dyb = rows_buffer(dy, r), xb = rows_buffer(x, r), dxb = rows_buffer(dx, r);
     auto sb = vec_buffer(scale), dsb = vec_buffer(dscale), dhb = vec_buffer(dshift);
-    check_kernel(qf_channel_affine_bwd(dyb, xb, sb, dxb, dsb, dhb), op, "qf_channel_affine_bwd");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(channel_affine_backward), qf_channel_affine_bwd, dyb, xb, sb, dxb, dsb, dhb), op, "qf_channel_affine_bwd");
 }
 
 // ---- batch norm -------------------------------------------------------------------------
@@ -239,7 +240,7 @@ void batch_norm_train(const TensorView &x, const TensorView &gamma, const Tensor
     auto xb = rows_buffer(x, r), yb = rows_buffer(y, r);
     auto gb = vec_buffer(gamma), bb = vec_buffer(beta);
     auto mb = vec_buffer(mean), vb = vec_buffer(var), ib = vec_buffer(invstd);
-    check_kernel(qf_batch_norm_train(xb, gb, bb, eps, yb, mb, vb, ib), op, "qf_batch_norm_train");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(batch_norm_train), qf_batch_norm_train, xb, gb, bb, eps, yb, mb, vb, ib), op, "qf_batch_norm_train");
 }
 
 void batch_norm_backward(const TensorView &dy, const TensorView &x, const TensorView &gamma,
@@ -277,7 +278,7 @@ void batch_norm_backward(const TensorView &dy, const TensorView &x, const Tensor
     auto dyb = rows_buffer(dy, r), xb = rows_buffer(x, r), dxb = rows_buffer(dx, r);
     auto gb = vec_buffer(gamma), mb = vec_buffer(mean), ib = vec_buffer(invstd);
     auto dgb = vec_buffer(dgamma), dbb = vec_buffer(dbeta);
-    check_kernel(qf_batch_norm_bwd(dyb, xb, gb, mb, ib, dxb, dgb, dbb), op, "qf_batch_norm_bwd");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(batch_norm_backward), qf_batch_norm_bwd, dyb, xb, gb, mb, ib, dxb, dgb, dbb), op, "qf_batch_norm_bwd");
 }
 
 void batch_norm_eval(const TensorView &x, const TensorView &gamma, const TensorView &beta,
@@ -309,7 +310,7 @@ void batch_norm_eval(const TensorView &x, const TensorView &gamma, const TensorV
     detail::ensure_kernel_runtime();
     auto xb = rows_buffer(x, r), yb = rows_buffer(y, r);
     auto gb = vec_buffer(gamma), bb = vec_buffer(beta), mb = vec_buffer(running_mean), vb = vec_buffer(running_var);
-    check_kernel(qf_batch_norm_eval(xb, gb, bb, mb, vb, eps, yb), op, "qf_batch_norm_eval");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(batch_norm_eval), qf_batch_norm_eval, xb, gb, bb, mb, vb, eps, yb), op, "qf_batch_norm_eval");
 }
 
 // ---- ReLU --------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ void relu(const TensorView &x, const TensorView &y) {
     if (x.numel() == 0) return;
     detail::ensure_kernel_runtime();
     auto xb = flat_buffer<float>(x), yb = flat_buffer<float>(y);
-    check_kernel(qf_relu(xb, yb), op, "qf_relu");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(relu), qf_relu, xb, yb), op, "qf_relu");
 }
 
 void relu_backward(const TensorView &dy, const TensorView &y, const TensorView &dx) {
@@ -338,7 +339,7 @@ void relu_backward(const TensorView &dy, const TensorView &y, const TensorView &
     if (dy.numel() == 0) return;
     detail::ensure_kernel_runtime();
     auto dyb = flat_buffer<float>(dy), yb = flat_buffer<float>(y), dxb = flat_buffer<float>(dx);
-    check_kernel(qf_relu_bwd(dyb, yb, dxb), op, "qf_relu_bwd");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(relu_backward), qf_relu_bwd, dyb, yb, dxb), op, "qf_relu_bwd");
 }
 
 // ---- 2x2 max pool ------------------------------------------------------------------------
@@ -357,7 +358,7 @@ void max_pool2x2(const TensorView &x, const TensorView &y, const TensorView &arg
     detail::ensure_kernel_runtime();
     auto xb = nhwc_buffer<float>(x), yb = nhwc_buffer<float>(y);
     auto ab = nhwc_buffer<uint8_t>(argmax);
-    check_kernel(qf_max_pool2x2(xb, yb, ab), op, "qf_max_pool2x2");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(max_pool2x2), qf_max_pool2x2, xb, yb, ab), op, "qf_max_pool2x2");
 }
 
 void max_pool2x2_backward(const TensorView &dy, const TensorView &argmax, const TensorView &dx) {
@@ -374,7 +375,7 @@ void max_pool2x2_backward(const TensorView &dy, const TensorView &argmax, const 
     detail::ensure_kernel_runtime();
     auto dyb = nhwc_buffer<float>(dy), dxb = nhwc_buffer<float>(dx);
     auto ab = nhwc_buffer<uint8_t>(argmax);
-    check_kernel(qf_max_pool2x2_bwd(dyb, ab, dxb), op, "qf_max_pool2x2_bwd");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(max_pool2x2_backward), qf_max_pool2x2_bwd, dyb, ab, dxb), op, "qf_max_pool2x2_bwd");
 }
 
 void max_pool2x2_int8(const TensorView &x, const TensorView &y) {
@@ -389,10 +390,10 @@ void max_pool2x2_int8(const TensorView &x, const TensorView &y) {
     detail::ensure_kernel_runtime();
     if (x.dtype() == DType::u8) {
         auto xb = nhwc_buffer<uint8_t>(x), yb = nhwc_buffer<uint8_t>(y);
-        check_kernel(qf_max_pool2x2_u8(xb, yb), op, "qf_max_pool2x2_u8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(max_pool2x2_u8), qf_max_pool2x2_u8, xb, yb), op, "qf_max_pool2x2_u8");
     } else {
         auto xb = nhwc_buffer<int8_t>(x), yb = nhwc_buffer<int8_t>(y);
-        check_kernel(qf_max_pool2x2_s8(xb, yb), op, "qf_max_pool2x2_s8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(max_pool2x2_s8), qf_max_pool2x2_s8, xb, yb), op, "qf_max_pool2x2_s8");
     }
 }
 
@@ -435,7 +436,7 @@ float softmax_xent_impl(const TensorView &logits, const TensorView &labels, cons
     Halide::Runtime::Buffer<int32_t> labb(const_cast<int32_t *>(lab), static_cast<int>(batch));
     auto out = FBuf::make_scalar(&loss);
     FBuf db(d, static_cast<int>(classes), static_cast<int>(batch));
-    check_kernel(qf_softmax_xent(lb, labb, out, db), op, "qf_softmax_xent");
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(softmax_cross_entropy), qf_softmax_xent, lb, labb, out, db), op, "qf_softmax_xent");
     return loss;
 }
 
@@ -468,7 +469,7 @@ void sgd_momentum_update(const TensorView &param, const TensorView &grad, const 
     if (param.numel() == 0) return;
     detail::ensure_kernel_runtime();
     auto pb = flat_buffer<float>(param), gb = flat_buffer<float>(grad), bb = flat_buffer<float>(momentum_buf);
-    check_kernel(qf_sgd_momentum(pb, gb, bb, lr, momentum, weight_decay, first_step, pb, bb), op,
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(sgd_momentum), qf_sgd_momentum, pb, gb, bb, lr, momentum, weight_decay, first_step, pb, bb), op,
                  "qf_sgd_momentum");
 }
 
@@ -509,7 +510,7 @@ void adam_update(const TensorView &param, const TensorView &grad, const TensorVi
     detail::ensure_kernel_runtime();
     auto pb = flat_buffer<float>(param), gb = flat_buffer<float>(grad);
     auto mb = flat_buffer<float>(exp_avg), vb = flat_buffer<float>(exp_avg_sq);
-    check_kernel(qf_adam(pb, gb, mb, vb, beta1, beta2, omb1, omb2, neg_step_size, bc2_sqrt, eps, weight_decay, pb, mb,
+    check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(adam), qf_adam, pb, gb, mb, vb, beta1, beta2, omb1, omb2, neg_step_size, bc2_sqrt, eps, weight_decay, pb, mb,
                          vb),
                  op, "qf_adam");
 }
@@ -530,10 +531,10 @@ void quantize(const TensorView &x, const QuantParams &p, const TensorView &y) {
     auto xb = flat_buffer<float>(x);
     if (y.dtype() == DType::u8) {
         auto yb = flat_buffer<uint8_t>(y);
-        check_kernel(qf_quantize_u8(xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb), op, "qf_quantize_u8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(quantize_u8), qf_quantize_u8, xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb), op, "qf_quantize_u8");
     } else {
         auto yb = flat_buffer<int8_t>(y);
-        check_kernel(qf_quantize_s8(xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb), op, "qf_quantize_s8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(quantize_s8), qf_quantize_s8, xb, p.scale, p.zero_point, p.range.qmin, p.range.qmax, yb), op, "qf_quantize_s8");
     }
 }
 
@@ -551,10 +552,10 @@ void dequantize(const TensorView &q, const QuantParams &p, const TensorView &y) 
     auto yb = flat_buffer<float>(y);
     if (q.dtype() == DType::u8) {
         auto qb = flat_buffer<uint8_t>(q);
-        check_kernel(qf_dequantize_u8(qb, p.scale, p.zero_point, yb), op, "qf_dequantize_u8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(dequantize_u8), qf_dequantize_u8, qb, p.scale, p.zero_point, yb), op, "qf_dequantize_u8");
     } else {
         auto qb = flat_buffer<int8_t>(q);
-        check_kernel(qf_dequantize_s8(qb, p.scale, p.zero_point, yb), op, "qf_dequantize_s8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(dequantize_s8), qf_dequantize_s8, qb, p.scale, p.zero_point, yb), op, "qf_dequantize_s8");
     }
 }
 
@@ -598,10 +599,10 @@ void requantize(const TensorView &acc, const TensorView &multiplier, int32_t out
     FBuf mb(mult.data(), static_cast<int>(r.c));
     if (y.dtype() == DType::u8) {
         Halide::Runtime::Buffer<uint8_t> yb(y.data_as<uint8_t>(), static_cast<int>(r.c), static_cast<int>(r.m));
-        check_kernel(qf_requantize_u8(ab, mb, out_zero_point, out_min, out_max, yb), op, "qf_requantize_u8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(requantize_u8), qf_requantize_u8, ab, mb, out_zero_point, out_min, out_max, yb), op, "qf_requantize_u8");
     } else {
         Halide::Runtime::Buffer<int8_t> yb(y.data_as<int8_t>(), static_cast<int>(r.c), static_cast<int>(r.m));
-        check_kernel(qf_requantize_s8(ab, mb, out_zero_point, out_min, out_max, yb), op, "qf_requantize_s8");
+        check_kernel(detail::call_on_device(op, QF_CUDA_KERNEL(requantize_s8), qf_requantize_s8, ab, mb, out_zero_point, out_min, out_max, yb), op, "qf_requantize_s8");
     }
 }
 

@@ -105,21 +105,26 @@ inline void schedule_per_channel_3d(Func f, const Var &i, const Var &c, const Va
 inline void schedule_lsq_backward_per_tensor(Func dx, const Var &i, Func total, const RDom &r,
                                              const std::vector<Func> &scalars, const Target &,
                                              const StreamingParams &) {
-    // Three levels, each a fixed order: 65536 threads each sum every 65536th
-    // element (neighbouring threads read neighbouring elements: coalesced),
-    // 256 threads each sum 256 of those partials, one thread the last 256.
-    // (One level of runs of 256 summed by one thread ran at 79 GB/s on an
-    // H100: the single thread's 262144 dependent adds for 64Mi elements.)
-    constexpr int kStrided = 65536, kSecond = 256;
-    RVar ro("ro"), ri("ri"), rio("rio"), rii("rii");
+    // Three levels, each in a fixed order: 262144 threads each sum every
+    // 262144th element (neighbouring threads read neighbouring elements:
+    // coalesced; 4 iterations unrolled so each thread has 4 loads in flight),
+    // 256 threads each sum 1024 of those partials, one thread the last 256.
+    // (Runs of 256 summed by one thread: 79 GB/s on an H100, the single
+    // thread's 262144 dependent adds for 64Mi elements; 65536 strided threads
+    // without unrolling: 176 GB/s, too few loads in flight.)
+    constexpr int kStrided = 262144, kSecond = 256;
+    RVar ro("ro"), ri("ri"), rio("rio"), rii("rii"), roo("roo"), roi("roi");
     Var u("u"), ub("ub"), ut("ut"), v("v"), vb("vb"), vt("vt"), block("block"), thread("thread");
     total.compute_root();
     total.update().split(r.x, ro, ri, kStrided, TailStrategy::GuardWithIf);
     Func partial = total.update().rfactor(ri, u);  // partial(u): sum over ro of element ro * kStrided + u
     partial.compute_root().gpu_tile(u, ub, ut, kThreadsPerBlock, TailStrategy::GuardWithIf);
-    partial.update().gpu_tile(u, ub, ut, kThreadsPerBlock, TailStrategy::GuardWithIf);
+    partial.update()
+        .split(ro, roo, roi, 4, TailStrategy::GuardWithIf)
+        .unroll(roi)
+        .gpu_tile(u, ub, ut, kThreadsPerBlock, TailStrategy::GuardWithIf);
     total.update().split(ri, rio, rii, kStrided / kSecond, TailStrategy::GuardWithIf);
-    Func second = total.update().rfactor(rio, v);  // second(v): sum of partials v * 256 ... v * 256 + 255
+    Func second = total.update().rfactor(rio, v);  // second(v): sum of partials v * 1024 ... v * 1024 + 1023
     second.compute_root().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
     second.update().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
     total.gpu_single_thread();
@@ -154,8 +159,12 @@ inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_co
                                const GemmParams &p) {
     const int rows = tile_rows(t, p), cols = panel_width(t);
     Var xo("xo"), yo("yo"), xi("xi"), yi("yi");
-    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf).gpu_blocks(xo, yo).gpu_threads(xi, yi);
-    acc.compute_at(c, xo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);  // no: one panel per block
+    // Row tiles in the grid's x (up to 2^31 - 1 blocks; y and z stop at 65535).
+    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf)
+        .reorder(xi, yi, yo, xo)
+        .gpu_blocks(yo, xo)
+        .gpu_threads(xi, yi);
+    acc.compute_at(c, yo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);  // no: one panel per block
     acc.update().reorder(r.x, r.y, no_acc, ni_acc, m).atomic().vectorize(r.x).gpu_threads(ni_acc, m);
     for (Func f : per_column) {
         Var v = f.args()[0], vb("vb"), vt("vt");
@@ -250,7 +259,12 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func, Func, Func bias_fold
 inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &kh, const Var &p, const Target &,
                             const Im2colParams &) {
     Var k1("k1"), k2("k2"), kb("kb"), pb("pb"), kt("kt"), pt("pt");
-    col.fuse(ci, kw, k1).fuse(k1, kh, k2).gpu_tile(k2, p, kb, pb, kt, pt, 64, 4, TailStrategy::GuardWithIf);
+    col.fuse(ci, kw, k1)
+        .fuse(k1, kh, k2)
+        .tile(k2, p, kb, pb, kt, pt, 64, 4, TailStrategy::GuardWithIf)
+        .reorder(kt, pt, pb, kb)
+        .gpu_blocks(pb, kb)  // pixels in the grid's x: y stops at 65535 blocks
+        .gpu_threads(kt, pt);
 }
 
 // ---- float32 training kernels ------------------------------------------------------
@@ -268,8 +282,11 @@ inline void schedule_sgemm(Func c, Func acc, const Var &n, const Var &m, const V
                            const RDom &r, const Target &t, const SgemmParams &p) {
     const int cols = sgemm_panel_width(t, p), rows = sgemm_tile_rows(t, p);
     Var xo("xo"), yo("yo"), xi("xi"), yi("yi");
-    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf).gpu_blocks(xo, yo).gpu_threads(xi, yi);
-    acc.compute_at(c, xo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);
+    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf)
+        .reorder(xi, yi, yo, xo)
+        .gpu_blocks(yo, xo)  // row tiles in the grid's x, as the int8 GEMM
+        .gpu_threads(xi, yi);
+    acc.compute_at(c, yo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);
     acc.update().reorder(r.x, no_acc, ni_acc, m).gpu_threads(ni_acc, m);
 }
 
@@ -299,8 +316,14 @@ inline void schedule_conv_wgrad_f32(Func part, Func acc, const Var &o, const Var
 // a thread per element.
 inline void schedule_rows_2d(Func f, const Var &c, const Var &m, const Expr &, const Target &,
                              const StreamingParams &) {
+    // Rows in the grid's x: y stops at 65535 blocks, which PTQ calibration's
+    // batch of 1024 images (802816 rows of the first conv) passed
+    // (cuLaunchKernel: CUDA_ERROR_INVALID_VALUE).
     Var cb("cb"), mb("mb"), ct("ct"), mt("mt");
-    f.gpu_tile(c, m, cb, mb, ct, mt, 32, 8, TailStrategy::GuardWithIf);
+    f.tile(c, m, cb, mb, ct, mt, 32, 8, TailStrategy::GuardWithIf)
+        .reorder(ct, mt, mb, cb)
+        .gpu_blocks(mb, cb)
+        .gpu_threads(ct, mt);
 }
 
 inline void schedule_per_channel_scalars(const std::vector<Func> &fs, const Var &, const Target &) {
@@ -321,8 +344,13 @@ inline void schedule_column_reduction(Func total, const Var &c, const RDom &r, c
     total.compute_root().gpu_tile(c, cb, ct, 64, TailStrategy::GuardWithIf);
     total.update().split(r.x, ro, ri, 256, TailStrategy::GuardWithIf);
     Func partial = total.update().rfactor(ro, u);  // partial(c, u)
-    partial.compute_root().gpu_tile(c, u, cb, ub, ct, ut, 32, 8, TailStrategy::GuardWithIf);
-    partial.update().gpu_tile(c, u, cb, ub, ct, ut, 32, 8, TailStrategy::GuardWithIf);
+    for (Stage st : {Stage(partial), partial.update()}) {  // chunks in the grid's x (y stops at 65535)
+        st.tile(c, u, cb, ub, ct, ut, 32, 8, TailStrategy::GuardWithIf)
+            .reorder(ct, ut, ub, cb)
+            .gpu_blocks(ub, cb)
+            .gpu_threads(ct, ut);
+    }
+    partial.compute_root();
     total.update().gpu_tile(c, cb, ct, 64, TailStrategy::GuardWithIf);
 }
 

@@ -33,4 +33,12 @@ public:
     using Error::Error;
 };
 
+// The requested device cannot run the call: no CUDA device or driver, a
+// build without the CUDA kernels, or an operator with no CUDA path
+// (qforge/device.h).
+class DeviceError : public Error {
+public:
+    using Error::Error;
+};
+
 }  // namespace qforge

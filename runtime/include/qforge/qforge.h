@@ -1,6 +1,7 @@
 // Everything an app needs from the qforge runtime.
 #pragma once
 
+#include "qforge/device.h"
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
 #include "qforge/conv.h"

@@ -1,7 +1,8 @@
-// Finding the CUDA driver and device for the self-contained GPU binaries
-// (tests/test_cuda_kernels, bench/bench_cuda): they link no CUDA library, so
-// they load libcuda themselves and ask it only what Halide's runtime does not
-// say (the device's name and compute capability).
+// Finding the CUDA driver and device, header-only: for the runtime
+// (src/device.cpp) and the self-contained GPU binaries (tests/test_cuda_kernels,
+// bench/bench_cuda). Nothing links a CUDA library: libcuda is loaded here and
+// asked only what Halide's runtime does not say (the device's name and
+// compute capability).
 //
 // Halide's CUDA runtime looks for cuInit in the process, then dlopens
 // "libcuda.so" only; driver installs without the development symlink have
