@@ -515,6 +515,18 @@ void check_runtime_on_cuda() {
                     1e-5);
     compare_devices("conv2d_f32_backward_weight", [&] { qforge::conv2d_f32_backward_weight(cx, cdy, g, cdw); },
                     {&cdw}, 1e-5);
+    qforge::Conv2dGeometry g2 = g;  // strided, 5x5: dx through sgemm and col2im on the GPU
+    g2.stride_h = g2.stride_w = 2;
+    g2.pad_top = g2.pad_bottom = g2.pad_left = g2.pad_right = 2;
+    Tensor sx = random_tensor({3, 13, 12, 5}, 27), sw = random_tensor({40, 5, 5, 5}, 28);
+    Tensor sy(DType::f32, qforge::conv2d_f32_output_shape(sx.shape(), sw.shape(), g2));
+    Tensor sdy = random_tensor(sy.shape(), 29), sdx(DType::f32, sx.shape()), sdw(DType::f32, sw.shape());
+    compare_devices("conv2d_f32 5x5 stride 2, O=40", [&] { qforge::conv2d_f32(sx, sw, nullptr, g2, sy); }, {&sy},
+                    1e-5);
+    compare_devices("conv2d_f32_backward_input stride 2", [&] { qforge::conv2d_f32_backward_input(sdy, sw, g2, sdx); },
+                    {&sdx}, 1e-5);
+    compare_devices("conv2d_f32_backward_weight stride 2", [&] { qforge::conv2d_f32_backward_weight(sx, sdy, g2, sdw); },
+                    {&sdw}, 1e-5);
     // The int8 GEMM has no CUDA path: it must say so, not run elsewhere.
     try {
         qforge::DeviceScope on_gpu(qforge::Device::cuda);
