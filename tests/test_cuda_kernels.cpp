@@ -395,6 +395,12 @@ void check_softmax_cross_entropy() {
 
 // ---- the runtime on Device::cuda against Device::cpu -------------------------------
 
+std::string sci(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2g", v);
+    return b;
+}
+
 qforge::Tensor random_tensor(qforge::Shape shape, uint32_t seed, float sd = 1.0f) {
     qforge::Tensor t(qforge::DType::f32, std::move(shape));
     std::mt19937 rng(seed);
@@ -439,7 +445,7 @@ void compare_devices(const std::string &what, const std::function<void()> &op, s
         }
     }
     expect(bad == 0, "runtime on CUDA vs CPU, " + what + ": " + std::to_string(bad) + " differ" +
-                         (tolerance > 0 ? " (worst " + std::to_string(worst) + " of max |y|)" : " (bit for bit)"));
+                         (tolerance > 0 ? " (worst " + sci(worst) + " of max |y|)" : " (bit for bit)"));
 }
 
 void check_runtime_on_cuda() {
