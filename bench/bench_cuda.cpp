@@ -43,21 +43,25 @@ void record_error(void *, const char *msg) { g_error = msg ? msg : "?"; }
 
 int g_repetitions = 21;
 
-// Median seconds of one call; `sync` waits for the device (an output buffer).
-double time_median(const std::function<int()> &call, halide_buffer_t *sync) {
-    auto run = [&] {
-        if (call() != 0) throw std::runtime_error("kernel failed: " + g_error);
-        if (halide_device_sync(nullptr, sync) != 0) throw std::runtime_error("device sync failed: " + g_error);
-    };
-    run();  // warm-up: module load, first copies
+// Median seconds of one call of `call` after a warm-up call.
+double time_call_median(const std::function<void()> &call) {
+    call();  // warm-up: module load, first copies
     std::vector<double> t;
     for (int i = 0; i < g_repetitions; i++) {
         const auto t0 = std::chrono::steady_clock::now();
-        run();
+        call();
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
+}
+
+// A kernel's median time; `sync` (an output buffer) waits for the device.
+double time_median(const std::function<int()> &kernel, halide_buffer_t *sync) {
+    return time_call_median([&] {
+        if (kernel() != 0) throw std::runtime_error("kernel failed: " + g_error);
+        if (halide_device_sync(nullptr, sync) != 0) throw std::runtime_error("device sync failed: " + g_error);
+    });
 }
 
 template<typename T> Buffer<T> random_buffer(std::vector<int> shape, uint32_t seed, float lo, float hi) {
@@ -169,18 +173,6 @@ void bench_batch_norm(int N, int H, int W, int C) {
 // The runtime's calls on Device::cuda, transfers included (every call copies
 // its operands to the device and back), next to the same calls on the CPU:
 // what a model pays per operator. Shapes of qforge-train's network at batch 128.
-double time_call_median(const std::function<void()> &call) {
-    call();
-    std::vector<double> t;
-    for (int i = 0; i < g_repetitions; i++) {
-        const auto t0 = std::chrono::steady_clock::now();
-        call();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
 void bench_runtime_calls() {
     using qforge::Tensor;
     using qforge::DType;
