@@ -118,9 +118,16 @@ public:
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
         Expr a_k = a(group * r.y + r.x, m);
         if (shift) a_k = cast<int8_t>(a_k ^ cast<uint8_t>(0x80));
-        acc(ni, no, m) = bias_folded(panel * no + ni);
-        acc(ni, no, m) += cast<int32_t>(a_k) * cast<int32_t>(packed(r.x, ni, r.y, no));
-        Expr sum = acc(n % panel, n / panel, m);
+        Expr sum;
+        if (layout::gemm_accumulates_by_column(get_target())) {
+            acc(n, m) = bias_folded(n);
+            acc(n, m) += cast<int32_t>(a_k) * cast<int32_t>(packed(r.x, n % panel, r.y, n / panel));
+            sum = acc(n, m);
+        } else {
+            acc(ni, no, m) = bias_folded(panel * no + ni);
+            acc(ni, no, m) += cast<int32_t>(a_k) * cast<int32_t>(packed(r.x, ni, r.y, no));
+            sum = acc(n % panel, n / panel, m);
+        }
 
         c(n, m) = nx::accumulator_output(kind, requant_type, sum, channel_scale(n), out_zero_point, out_min, out_max);
     }

@@ -58,9 +58,16 @@ public:
             k_extent = a.dim(0).extent();
         }
         r = RDom(0, k_extent, "r");
-        acc(ni, no, m) = bias(panel * no + ni);
-        acc(ni, no, m) += op_a(r, m) * b(panel * no + ni, r);
-        Expr sum = acc(n % panel, n / panel, m);
+        Expr sum;
+        if (qs::gemm_accumulates_by_column(get_target())) {
+            acc(n, m) = bias(n);
+            acc(n, m) += op_a(r, m) * b(n, r);
+            sum = acc(n, m);
+        } else {
+            acc(ni, no, m) = bias(panel * no + ni);
+            acc(ni, no, m) += op_a(r, m) * b(panel * no + ni, r);
+            sum = acc(n % panel, n / panel, m);
+        }
         c(n, m) = select(accumulate != 0, c_prev(n, m) + sum, sum);
     }
 

@@ -75,6 +75,16 @@ inline bool signed_activations(const Halide::Target &t) {
     return f == Family::arm ? arm::signed_activations(t) : false;
 }
 
+// Whether the GEMMs index their accumulator by output column, acc(n, m),
+// instead of by (column within panel, panel), acc(ni, no, m). CUDA: its
+// register-tiled schedule gives each thread one column, and Halide bounds a
+// thread's acc(n % panel, ...) by the whole panel, which puts the tile in
+// local memory (docs/halide14-notes.md); indexed by n, the bound is exact.
+// The sums are the same either way.
+inline bool gemm_accumulates_by_column(const Halide::Target &t) {
+    return family(t, "gemm accumulator") == Family::cuda;
+}
+
 // ---- float32 training GEMM and convolutions ------------------------------------------
 
 // fp32 lanes of one vector (the unit of the direct conv's panels).

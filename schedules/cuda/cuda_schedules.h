@@ -76,7 +76,7 @@ inline void finish_pipeline(Pipeline p, const Target &t) {
 inline int k_group(const Target &) { return 4; }
 inline int panel_width(const Target &) { return 64; }
 // Output rows of the GEMM's thread block (the tile the runtime needs M >= of).
-inline int tile_rows(const Target &, const GemmParams &) { return 16; }
+inline int tile_rows(const Target &, const GemmParams &);
 
 constexpr int kThreadsPerBlock = 256;
 
@@ -147,25 +147,42 @@ inline void schedule_lsq_backward_per_channel(Func dx, const Var &i, const Var &
     dx.fuse(i, c, ic).fuse(ic, o, all).gpu_tile(all, block, thread, kThreadsPerBlock, TailStrategy::GuardWithIf);
 }
 
-// int8 GEMM, c(n, m) from acc(ni, no, m) (ni: column within the 64-column
-// panel no). A thread block computes a 64 x 16 tile of c; its accumulators
-// live in shared memory, one thread each (64 x 16 = 1024 threads): the
-// thread runs the whole K loop, 4 k values per dp4a (r.x vectorized with
-// atomic(): Halide's PTX backend turns the 4-lane u8 x s8 dot product into
-// dp4a.u32.s32). Neighbouring threads read neighbouring 4-byte words of the
-// packed panel (coalesced) and share their row of a (broadcast).
-inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
-                               const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
-                               const GemmParams &p) {
-    const int rows = tile_rows(t, p), cols = panel_width(t);
-    Var xo("xo"), yo("yo"), xi("xi"), yi("yi");
+// The GEMMs' register tiles: a thread block computes 64 rows x `cols`
+// columns of c, a thread one column x 16 rows, its 16 accumulators in
+// registers (the rows unrolled; acc indexed by column:
+// layout::gemm_accumulates_by_column). Per k step a thread loads one word of
+// its column of B (neighbouring threads: neighbouring words, coalesced) and
+// 16 of A's rows (the same for the whole warp: broadcast), and issues 16
+// multiply-adds (int8: dp4a, 4 k values each). First written with one
+// accumulator per thread in shared memory, the int8 GEMM ran at 6 TOPS and
+// sgemm at 4.5 TFLOP/s on an H100 at 4096^3 (two loads per multiply-add).
+constexpr int kGemmTileRows = 64, kGemmRowsPerThread = 16;
+inline int tile_rows(const Target &, const GemmParams &) { return kGemmTileRows; }
+
+template<typename InnerLoops>
+inline void schedule_register_tiled_gemm(Func c, Func acc, const Var &n, const Var &m, int cols,
+                                         InnerLoops &&update_loops) {
+    Var xo("xo"), yo("yo"), xi("xi"), yi("yi"), yt("yt"), yr("yr");
     // Row tiles in the grid's x (up to 2^31 - 1 blocks; y and z stop at 65535).
-    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf)
-        .reorder(xi, yi, yo, xo)
+    c.tile(n, m, xo, yo, xi, yi, cols, kGemmTileRows, TailStrategy::GuardWithIf)
+        .split(yi, yt, yr, kGemmRowsPerThread, TailStrategy::GuardWithIf)
+        .reorder(yr, xi, yt, yo, xo)
         .gpu_blocks(yo, xo)
-        .gpu_threads(xi, yi);
-    acc.compute_at(c, yo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);  // no: one panel per block
-    acc.update().reorder(r.x, r.y, no_acc, ni_acc, m).atomic().vectorize(r.x).gpu_threads(ni_acc, m);
+        .gpu_threads(xi, yt)
+        .unroll(yr);
+    acc.compute_at(c, xi).store_in(MemoryType::Register).bound_extent(n, 1);
+    acc.reorder(m, n).unroll(m);
+    update_loops(acc.update());
+}
+
+// int8 GEMM, c(n, m) from acc(n, m): register tiles (above), 4 k values per
+// dp4a (r.x vectorized with atomic(): Halide's PTX back end turns the 4-lane
+// u8 x s8 dot product into dp4a.u32.s32).
+inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
+                               const Var &, const Var &, const RDom &r, const Target &t, const GemmParams &) {
+    schedule_register_tiled_gemm(c, acc, n, m, panel_width(t), [&](Stage u) {
+        u.reorder(r.x, m, n, r.y).atomic().vectorize(r.x).unroll(m);
+    });
     for (Func f : per_column) {
         Var v = f.args()[0], vb("vb"), vt("vt");
         f.compute_root().gpu_tile(v, vb, vt, 64, TailStrategy::GuardWithIf);
@@ -269,25 +286,20 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
 
 // ---- float32 training kernels ------------------------------------------------------
 
-// Panels of 32 output columns / channels (the runtime pads to them) and 32
-// rows or pixels per thread block: 1024 threads, one accumulator each.
+// Panels of 32 output columns / channels (the runtime pads to them); the
+// sgemm's row tiles are the int8 GEMM's (schedule_register_tiled_gemm), the
+// convolutions' 32 pixels per block with one accumulator per thread.
 inline int sgemm_panel_width(const Target &, const SgemmParams &) { return 32; }
-inline int sgemm_tile_rows(const Target &, const SgemmParams &) { return 32; }
+inline int sgemm_tile_rows(const Target &, const SgemmParams &) { return kGemmTileRows; }
 inline int direct_conv_f32_panel_width(const Target &, const DirectConvF32Params &) { return 32; }
 inline int direct_conv_f32_tile_rows(const Target &, int, const DirectConvF32Params &) { return 32; }
 inline int conv_wgrad_f32_panel_width(const Target &, const ConvWgradF32Params &) { return 32; }
 
-// sgemm, c(n, m) from acc(ni, no, m): the int8 GEMM's structure, float.
-inline void schedule_sgemm(Func c, Func acc, const Var &n, const Var &m, const Var &ni_acc, const Var &no_acc,
-                           const RDom &r, const Target &t, const SgemmParams &p) {
-    const int cols = sgemm_panel_width(t, p), rows = sgemm_tile_rows(t, p);
-    Var xo("xo"), yo("yo"), xi("xi"), yi("yi");
-    c.tile(n, m, xo, yo, xi, yi, cols, rows, TailStrategy::GuardWithIf)
-        .reorder(xi, yi, yo, xo)
-        .gpu_blocks(yo, xo)  // row tiles in the grid's x, as the int8 GEMM
-        .gpu_threads(xi, yi);
-    acc.compute_at(c, yo).reorder(no_acc, ni_acc, m).gpu_threads(ni_acc, m);
-    acc.update().reorder(r.x, no_acc, ni_acc, m).gpu_threads(ni_acc, m);
+// sgemm, c(n, m) from acc(n, m): the int8 GEMM's register tiles, float.
+inline void schedule_sgemm(Func c, Func acc, const Var &n, const Var &m, const Var &, const Var &, const RDom &r,
+                           const Target &t, const SgemmParams &p) {
+    schedule_register_tiled_gemm(c, acc, n, m, sgemm_panel_width(t, p),
+                                 [&](Stage u) { u.reorder(m, n, r.x).unroll(m); });
 }
 
 inline void schedule_direct_conv_f32(Func y, Func acc, const Var &o, const Var &ox, const Var &oy, const Var &n,
