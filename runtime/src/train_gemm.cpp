@@ -742,23 +742,55 @@ void conv2d_f32_backward_input(const TensorView &dy, const TensorView &w, const 
 
 namespace {
 
-// The weight gradient on CUDA: the implicit-GEMM kernel with one part per
-// image (a GPU thread per (o, (kw, c), kh, image) sums that image's output
-// pixels), then the parts summed on the host. As a column-matrix sgemm
-// (dy^T [O, P] x cols [P, KH*KW*C]) it had O x KH*KW*C threads, each with a
-// serial loop over all P = N*OH*OW pixels: 973 ms per call on an H100 at
-// [128,28,28,16] 3x3 -> 32, 222x the CPU's 2 threads. dy's channels are
-// padded to whole panels of the CUDA layout (its wgrad panel is the sgemm
-// panel, 32: schedules/cuda/); a mismatch would fail Halide's bounds check
-// on dy, not read past it.
-void conv_wgrad_cuda(const char *op, const float *xd, const float *dyd, float *dwd, const ConvDims &d,
-                     const Conv2dGeometry &g) {
-    const int64_t o_padded = round_up(d.o, cuda_sgemm_panel());
-    const int64_t jw = d.kw * d.c, parts = d.n, per_part = o_padded * jw * d.kh;
-    const int64_t pixels = d.n * d.oh * d.ow;
-    if (per_part * parts > INT32_MAX || d.n * d.h * d.w * d.c > INT32_MAX || pixels * o_padded > INT32_MAX) {
+// The weight gradient by image groups ("parts" of N / parts images each):
+// `kernel(xb, dyb, partb, images_per_part)` fills part(o, (kw, c), kh, g) for
+// the o_extent channels of dy (dy's channel count: O, or O padded to whole
+// panels), then dw[o][kh][j] = the sum over the parts, in part order.
+template<typename Kernel>
+void wgrad_by_parts(const char *op, const float *xd, const float *dyd, float *dwd, const ConvDims &d,
+                    int64_t o_extent, int64_t parts, Kernel &&kernel) {
+    const int64_t jw = d.kw * d.c, per_part = o_extent * jw * d.kh;
+    if (per_part * parts > INT32_MAX || d.n * d.h * d.w * d.c > INT32_MAX || d.pixels() * o_extent > INT32_MAX) {
         throw ShapeError(std::string(op) + ": tensors exceed 2^31-1 elements");
     }
+    float *partial = scratch(kCols, per_part * parts);
+    halide_dimension_t xdim[3] = {{0, static_cast<int32_t>(d.w * d.c), 1, 0},
+                                  {0, static_cast<int32_t>(d.h), static_cast<int32_t>(d.w * d.c), 0},
+                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.h * d.w * d.c), 0}};
+    halide_dimension_t ydim[4] = {{0, static_cast<int32_t>(o_extent), 1, 0},
+                                  {0, static_cast<int32_t>(d.ow), static_cast<int32_t>(o_extent), 0},
+                                  {0, static_cast<int32_t>(d.oh), static_cast<int32_t>(d.ow * o_extent), 0},
+                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.oh * d.ow * o_extent), 0}};
+    halide_dimension_t pdim[4] = {{0, static_cast<int32_t>(o_extent), 1, 0},
+                                  {0, static_cast<int32_t>(jw), static_cast<int32_t>(o_extent), 0},
+                                  {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(jw * o_extent), 0},
+                                  {0, static_cast<int32_t>(parts), static_cast<int32_t>(per_part), 0}};
+    HBuf xb(const_cast<float *>(xd), 3, xdim), yb(const_cast<float *>(dyd), 4, ydim), pb(partial, 4, pdim);
+    kernel(xb, yb, pb, static_cast<int32_t>(d.n / parts));
+    for (int64_t o = 0; o < d.o; o++) {
+        for (int64_t kh = 0; kh < d.kh; kh++) {
+            float *dst = dwd + (o * d.kh + kh) * jw;
+            for (int64_t j = 0; j < jw; j++) {
+                const float *src = partial + (kh * jw + j) * o_extent + o;
+                float sum = 0.0f;
+                for (int64_t gi = 0; gi < parts; gi++) sum += src[gi * per_part];
+                dst[j] = sum;
+            }
+        }
+    }
+}
+
+// The weight gradient on CUDA: the implicit-GEMM kernel with one part per
+// image (a GPU thread per (o, (kw, c), kh, image) sums that image's output
+// pixels). As a column-matrix sgemm (dy^T [O, P] x cols [P, KH*KW*C]) it had
+// O x KH*KW*C threads, each with a serial loop over all P = N*OH*OW pixels:
+// 973 ms per call on an H100 at [128,28,28,16] 3x3 -> 32, 222x the CPU's 2
+// threads. dy's channels are padded to whole panels of the CUDA layout (its
+// wgrad panel is the sgemm panel, 32: schedules/cuda/); a mismatch would fail
+// Halide's bounds check on dy, not read past it.
+void conv_wgrad_cuda(const char *op, const float *xd, const float *dyd, float *dwd, const ConvDims &d,
+                     const Conv2dGeometry &g) {
+    const int64_t o_padded = round_up(d.o, cuda_sgemm_panel()), pixels = d.pixels();
     std::vector<float> dy_padded;
     const float *dyp = dyd;
     if (o_padded != d.o) {
@@ -768,35 +800,11 @@ void conv_wgrad_cuda(const char *op, const float *xd, const float *dyd, float *d
         }
         dyp = dy_padded.data();
     }
-    float *partial = scratch(kCols, per_part * parts);
-    halide_dimension_t xdim[3] = {{0, static_cast<int32_t>(d.w * d.c), 1, 0},
-                                  {0, static_cast<int32_t>(d.h), static_cast<int32_t>(d.w * d.c), 0},
-                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.h * d.w * d.c), 0}};
-    halide_dimension_t ydim[4] = {{0, static_cast<int32_t>(o_padded), 1, 0},
-                                  {0, static_cast<int32_t>(d.ow), static_cast<int32_t>(o_padded), 0},
-                                  {0, static_cast<int32_t>(d.oh), static_cast<int32_t>(d.ow * o_padded), 0},
-                                  {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.oh * d.ow * o_padded), 0}};
-    halide_dimension_t pdim[4] = {{0, static_cast<int32_t>(o_padded), 1, 0},
-                                  {0, static_cast<int32_t>(jw), static_cast<int32_t>(o_padded), 0},
-                                  {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(jw * o_padded), 0},
-                                  {0, static_cast<int32_t>(parts), static_cast<int32_t>(per_part), 0}};
-    HBuf xb(const_cast<float *>(xd), 3, xdim), yb(const_cast<float *>(dyp), 4, ydim), pb(partial, 4, pdim);
-    detail::check_kernel(detail::call_cuda(op, QF_CUDA_KERNEL(conv_wgrad_f32), xb, yb, static_cast<int32_t>(d.c),
-                                           g.stride_w, g.stride_h, g.dilation_h, g.pad_left, g.pad_top,
-                                           int32_t{1}, pb),
-                         op, "qf_cuda_conv_wgrad_f32");
-    // dw[o][kh][j] = sum over images of part[n][kh][j][o], in image order.
-    for (int64_t o = 0; o < d.o; o++) {
-        for (int64_t kh = 0; kh < d.kh; kh++) {
-            float *dst = dwd + (o * d.kh + kh) * jw;
-            for (int64_t j = 0; j < jw; j++) {
-                const float *src = partial + (kh * jw + j) * o_padded + o;
-                float sum = 0.0f;
-                for (int64_t n = 0; n < parts; n++) sum += src[n * per_part];
-                dst[j] = sum;
-            }
-        }
-    }
+    wgrad_by_parts(op, xd, dyp, dwd, d, o_padded, d.n, [&](HBuf &xb, HBuf &yb, HBuf &pb, int32_t ipg) {
+        detail::check_kernel(detail::call_cuda(op, QF_CUDA_KERNEL(conv_wgrad_f32), xb, yb, static_cast<int32_t>(d.c),
+                                               g.stride_w, g.stride_h, g.dilation_h, g.pad_left, g.pad_top, ipg, pb),
+                             op, "qf_cuda_conv_wgrad_f32");
+    });
 }
 
 }  // namespace
@@ -844,41 +852,13 @@ void conv2d_f32_backward_weight(const TensorView &x, const TensorView &dy, const
                 break;
             }
         }
-        const int64_t ipg = d.n / parts;
-        const int64_t per_part = d.o * jw * d.kh;
-        if (per_part * parts > INT32_MAX || d.n * d.h * d.w * d.c > INT32_MAX || d.pixels() * d.o > INT32_MAX) {
-            throw ShapeError(std::string(op) + ": tensors exceed 2^31-1 elements");
-        }
-        float *partial = scratch(kCols, per_part * parts);
-        halide_dimension_t xdim[3] = {{0, static_cast<int32_t>(d.w * d.c), 1, 0},
-                                      {0, static_cast<int32_t>(d.h), static_cast<int32_t>(d.w * d.c), 0},
-                                      {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.h * d.w * d.c), 0}};
-        halide_dimension_t ydim[4] = {{0, static_cast<int32_t>(d.o), 1, 0},
-                                      {0, static_cast<int32_t>(d.ow), static_cast<int32_t>(d.o), 0},
-                                      {0, static_cast<int32_t>(d.oh), static_cast<int32_t>(d.ow * d.o), 0},
-                                      {0, static_cast<int32_t>(d.n), static_cast<int32_t>(d.oh * d.ow * d.o), 0}};
-        halide_dimension_t pdim[4] = {{0, static_cast<int32_t>(d.o), 1, 0},
-                                      {0, static_cast<int32_t>(jw), static_cast<int32_t>(d.o), 0},
-                                      {0, static_cast<int32_t>(d.kh), static_cast<int32_t>(jw * d.o), 0},
-                                      {0, static_cast<int32_t>(parts), static_cast<int32_t>(per_part), 0}};
-        HBuf xb(xd, 3, xdim), yb(dyd, 4, ydim), pb(partial, 4, pdim);
         const bool short_rows = pv == 1 && jw <= 5;
         auto fn = short_rows ? qf_conv_wgrad_f32_p1s : pv == 1 ? qf_conv_wgrad_f32_p1 : qf_conv_wgrad_f32_p2;
-        detail::check_kernel(fn(xb, yb, static_cast<int32_t>(d.c), g.stride_w, g.stride_h, g.dilation_h, g.pad_left,
-                                g.pad_top, static_cast<int32_t>(ipg), pb),
-                             op, "qf_conv_wgrad_f32");
-        // dw[o][kh][j] = sum_g part[g][kh][j][o].
-        for (int64_t o = 0; o < d.o; o++) {
-            for (int64_t kh = 0; kh < d.kh; kh++) {
-                float *dst = dwd + (o * d.kh + kh) * jw;
-                for (int64_t j = 0; j < jw; j++) {
-                    const float *src = partial + (kh * jw + j) * d.o + o;
-                    float sum = 0.0f;
-                    for (int64_t gi = 0; gi < parts; gi++) sum += src[gi * per_part];
-                    dst[j] = sum;
-                }
-            }
-        }
+        wgrad_by_parts(op, xd, dyd, dwd, d, d.o, parts, [&](HBuf &xb, HBuf &yb, HBuf &pb, int32_t ipg) {
+            detail::check_kernel(fn(xb, yb, static_cast<int32_t>(d.c), g.stride_w, g.stride_h, g.dilation_h,
+                                    g.pad_left, g.pad_top, ipg, pb),
+                                 op, "qf_conv_wgrad_f32");
+        });
         return;
     }
     // dw_g = sum over image chunks of dy_chunk^T cols_chunk: the first chunk
