@@ -148,6 +148,19 @@ public:
             x_padded = Func("x_shifted");
             x_padded(xc, xw, xh, xn) = to_signed(padded(xc, xw, xh, xn));
         }
+        // The operands as the multiply reads them: int16 copies where the
+        // target multiplies int16 pairs (schedules/layout.h
+        // gemm_widens_operands), so the schedule widens them once, outside
+        // the inner loop (the padded input is materialised anyway).
+        if (layout::gemm_widens_operands(t)) {
+            Func padded = x_padded;
+            Var xc("xc"), xw("xw"), xh("xh"), xn("xn");
+            x_padded = Func("x_widened");
+            x_padded(xc, xw, xh, xn) = cast<int16_t>(padded(xc, xw, xh, xn));
+            w_operand(wkk, oi, wko, oo) = cast<int16_t>(packed(wkk, oi, wko, oo));
+        } else {
+            w_operand(wkk, oi, wko, oo) = packed(wkk, oi, wko, oo);
+        }
         // The sum of x - z over a tap window uses sum_k x * w and z * sum_k w (row_sums).
         bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
@@ -158,7 +171,7 @@ public:
         const Expr ko = (r.w * kernel_w + r.z) * channel_groups + r.y;  // k = (kh, kw, ci) in OHWI order
         acc(oi, oo, ox, oy, n) = bias_folded(panel * oo + oi);
         acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(group * r.y + r.x, ix, iy, n)) *
-                                  cast<int32_t>(packed(r.x, oi, ko, oo));
+                                  cast<int32_t>(w_operand(r.x, oi, ko, oo));
         Expr sum = acc(o % panel, o / panel, ox, oy, n);
         y(o, ox, oy, n) = nx::accumulator_output(kind, requant_type, sum, channel_scale(o), out_zero_point, out_min,
                                                  out_max);
@@ -170,7 +183,7 @@ public:
             set_autoschedule_estimates();
             return;
         }
-        qs::schedule_direct_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+        qs::schedule_direct_conv(y, acc, x_padded, w_operand, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                  get_target(), tiling, conv_tiling);
     }
 
@@ -195,9 +208,9 @@ private:
         y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
     }
 
-    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"}, wkk{"wkk"}, wko{"wko"};
     RDom r;
-    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand{"w_operand"};
 };
 
 using DirectConvS32 = DirectConvInt8<ConvOutput::s32>;
@@ -262,6 +275,15 @@ public:
             x_padded = Func("x_shifted");
             x_padded(xb, xh, xn) = to_signed(padded(xb, xh, xn));
         }
+        if (layout::gemm_widens_operands(t)) {  // as in the direct conv: int16 copies, staged by the schedule
+            Func padded = x_padded;
+            Var xb("xb"), xh("xh"), xn("xn");
+            x_padded = Func("x_widened");
+            x_padded(xb, xh, xn) = cast<int16_t>(padded(xb, xh, xn));
+            w_operand(wkk, oi, wko, oo) = cast<int16_t>(packed(wkk, oi, wko, oo));
+        } else {
+            w_operand(wkk, oi, wko, oo) = packed(wkk, oi, wko, oo);
+        }
         bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
         r = RDom(0, group, 0, row_groups, 0, kernel_h, "r");  // kk, group within the row, kh
@@ -269,7 +291,7 @@ public:
         const Expr iy = oy * stride_h - pad_top + r.z * dilation_h;
         const Expr ko = r.z * row_groups + r.y;
         acc(oi, oo, ox, oy, n) = bias_folded(panel * oo + oi);
-        acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(b, iy, n)) * cast<int32_t>(packed(r.x, oi, ko, oo));
+        acc(oi, oo, ox, oy, n) += cast<int32_t>(x_padded(b, iy, n)) * cast<int32_t>(w_operand(r.x, oi, ko, oo));
         Expr sum = acc(o % panel, o / panel, ox, oy, n);
         y(o, ox, oy, n) = nx::accumulator_output(kind, requant_type, sum, channel_scale(o), out_zero_point, out_min,
                                                  out_max);
@@ -281,7 +303,7 @@ public:
             set_autoschedule_estimates();
             return;
         }
-        qs::schedule_rows_conv(y, acc, x_padded, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
+        qs::schedule_rows_conv(y, acc, x_padded, w_operand, {bias_folded}, o, ox, oy, n, {oi, oo, ox, oy, n}, r,
                                  channels, stride_w, get_target(), tiling);
     }
 
@@ -315,9 +337,9 @@ private:
         y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
     }
 
-    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"}, wkk{"wkk"}, wko{"wko"};
     RDom r;
-    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"};
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand{"w_operand"};
 };
 
 using DirectConvRowsS32 = DirectConvRowsInt8<ConvOutput::s32>;

@@ -116,7 +116,17 @@ public:
 
         // acc over (column within panel, panel, row).
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
-        Expr a_k = a(group * r.y + r.x, m);
+        // The operands as the multiply reads them: int16 copies where the
+        // target multiplies int16 pairs (x86 without VNNI: pmaddwd), so its
+        // schedule can widen them once, outside the inner loop.
+        if (layout::gemm_widens_operands(get_target())) {
+            a_operand(k, m) = cast<int16_t>(a(k, m));
+            w_operand(kk, ni, ko, no) = cast<int16_t>(packed(kk, ni, ko, no));
+        } else {
+            a_operand(k, m) = a(k, m);
+            w_operand(kk, ni, ko, no) = packed(kk, ni, ko, no);
+        }
+        Expr a_k = a_operand(group * r.y + r.x, m);
         if (shift) a_k = cast<int8_t>(a_k ^ cast<uint8_t>(0x80));
         Expr sum;
         if (layout::gemm_accumulates_by_column(get_target())) {
@@ -125,7 +135,7 @@ public:
             sum = acc(n, m);
         } else {
             acc(ni, no, m) = bias_folded(panel * no + ni);
-            acc(ni, no, m) += cast<int32_t>(a_k) * cast<int32_t>(packed(r.x, ni, r.y, no));
+            acc(ni, no, m) += cast<int32_t>(a_k) * cast<int32_t>(w_operand(r.x, ni, r.y, no));
             sum = acc(n % panel, n / panel, m);
         }
 
@@ -138,7 +148,7 @@ public:
             set_autoschedule_estimates();
             return;
         }
-        qs::schedule_gemm_int8(c, acc, {bias_folded}, n, m, ni, no, r, get_target(), tiling);
+        qs::schedule_gemm_int8(c, acc, {bias_folded}, {a_operand, w_operand}, n, m, ni, no, r, get_target(), tiling);
     }
 
 private:
@@ -160,9 +170,9 @@ private:
         c.set_estimates({{0, cols}, {0, rows}});
     }
 
-    Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
+    Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"}, k{"k"}, kk{"kk"}, ko{"ko"};
     RDom r;
-    Func bias_folded{"bias_folded"}, acc{"acc"};
+    Func bias_folded{"bias_folded"}, acc{"acc"}, a_operand{"a_operand"}, w_operand{"w_operand"};
 };
 
 // The packed layout and row tile of the dispatched variant, from the same

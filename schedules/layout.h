@@ -75,6 +75,13 @@ inline bool signed_activations(const Halide::Target &t) {
     return f == Family::arm ? arm::signed_activations(t) : false;
 }
 
+// Whether the int8 GEMM multiplies int16 copies of its operands that its
+// schedule stages outside the inner loop (x86 without VNNI: pmaddwd takes
+// int16 pairs; widening u8/s8 in the inner loop cost a shuffle per vector).
+inline bool gemm_widens_operands(const Halide::Target &t) {
+    return family(t, "int8 operands") == Family::x86 && x86::gemm_widens_operands(t);
+}
+
 // Whether the GEMMs index their accumulator by output column, acc(n, m),
 // instead of by (column within panel, panel), acc(ni, no, m). CUDA: its
 // register-tiled schedule gives each thread one column, and Halide bounds a

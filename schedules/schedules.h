@@ -102,12 +102,14 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
     return arm::schedule_pack_gemm_weights(packed, row_sums, kk, ni, ko, no, t);
 }
 
-inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
+inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column,
+                               const std::vector<Func> &operands, const Var &n, const Var &m,
                                const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
                                const GemmParams &p) {
     if (is_cuda(t, "gemm_int8")) return cuda::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
-    if (is_x86(t, "gemm_int8")) return x86::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
-    return arm::schedule_gemm_int8(c, acc, per_column, n, m, ni_acc, no_acc, r, t, p);
+    if (is_x86(t, "gemm_int8"))
+        return x86::schedule_gemm_int8(c, acc, per_column, operands, n, m, ni_acc, no_acc, r, t, p);
+    return arm::schedule_gemm_int8(c, acc, per_column, operands, n, m, ni_acc, no_acc, r, t, p);
 }
 
 // ---- int8 convolutions (conv_*.h) --------------------------------------------------------
@@ -131,29 +133,33 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
     return arm::schedule_depthwise_conv(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g, t, params);
 }
 
-inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                                 const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+// w_operand: the packed weights as the multiply reads them (an int16 copy
+// where gemm_widens_operands; the family's schedule stages or inlines it).
+inline void schedule_direct_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                                 const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                  const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
     if (is_cuda(t, "direct_conv_int8")) {
         return cuda::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
     }
     if (is_x86(t, "direct_conv_int8")) {
-        return x86::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
+        return x86::schedule_direct_conv(y, acc, x_padded, w_operand, per_channel, o, ox, oy, n, av, r, t, p, dp);
     }
-    return arm::schedule_direct_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, t, p, dp);
+    return arm::schedule_direct_conv(y, acc, x_padded, w_operand, per_channel, o, ox, oy, n, av, r, t, p, dp);
 }
 
-inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                               const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+inline void schedule_rows_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                               const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
                                const RowsConvParams &p) {
     if (is_cuda(t, "direct_conv_rows_int8")) {
         return cuda::schedule_rows_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w, t, p);
     }
     if (is_x86(t, "direct_conv_rows_int8")) {
-        return x86::schedule_rows_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w, t, p);
+        return x86::schedule_rows_conv(y, acc, x_padded, w_operand, per_channel, o, ox, oy, n, av, r, channels,
+                                       stride_w, t, p);
     }
-    return arm::schedule_rows_conv(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w, t, p);
+    return arm::schedule_rows_conv(y, acc, x_padded, w_operand, per_channel, o, ox, oy, n, av, r, channels, stride_w,
+                                   t, p);
 }
 
 // ---- float32 training GEMM and convolutions (train_gemm_*.h) ------------------------------

@@ -85,25 +85,28 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
 // Direct conv: the GEMM's register tile (16 channels, direct_conv_tile_rows
 // pixels along ox as its rows). Tasks are output rows; the padded and
 // xor-ed input is materialised once at the root, 16 bytes at a time.
-inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                                 const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+inline void schedule_direct_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                                 const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                  const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
     // tile_m pixels x tile_oy rows; the rows multiply the accumulators, so a
     // 2-row tile takes half the pixels (3 x 2 on AVX-512 instead of 6 x 1).
     const int rows = std::max(1, (int)dp.tile_oy);
     const int pixels = p.tile_m > 0 ? (int)p.tile_m : std::max(1, direct_conv_tile_rows(t, p) / rows);
-    schedule_direct_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r,
+    // The weights stay inline (w_operand is packed itself: NEON widens in the multiply).
+    schedule_direct_conv_loops(y, acc, x_padded, {w_operand, false}, per_channel, o, ox, oy, n, av, r,
                                {int32_lanes(t), panel_width(t), pixels, rows, (int)p.k_unroll, 4 * float_lanes(t)});
 }
 
 // Direct conv over flattened input rows: as schedule_direct_conv, with the
 // panel and tile of RowsConvParams (rows_conv_tile_rows). Output rows of all
 // images are fused into one parallel loop (tasks of rows_per_task rows).
-inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                               const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+inline void schedule_rows_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                               const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
                                const RowsConvParams &p) {
-    schedule_rows_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w,
+    // The weights stay inline (NEON widens in the multiply).
+    schedule_rows_conv_loops(y, acc, x_padded, {w_operand, false}, per_channel, o, ox, oy, n, av, r, channels,
+                             stride_w,
                              {int32_lanes(t), rows_conv_panel_width(t, p), rows_conv_tile_rows(t, p), (int)p.k_unroll,
                               (int)p.rows_per_task, 4 * float_lanes(t), std::string(p.specialize_for)});
 }

@@ -82,13 +82,15 @@ inline void schedule_pack_gemm_weights(Func packed, Func row_sums, const Var &kk
 
 // The loop structure is schedules/common/gemm_int8.h; this family chooses
 // the register tile (panel_width x tile_rows) and the grain.
-inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n, const Var &m,
+inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column,
+                               const std::vector<Func> &operands, const Var &n, const Var &m,
                                const Var &ni_acc, const Var &no_acc, const RDom &r, const Target &t,
                                const GemmParams &p) {
     // Per k group and row: one broadcast of the row's G bytes (ld1r), xor-ed,
     // against the panel's weights (2 ldp q per k group with dot product, 1
     // without): 4 sdot, or 4 smull + 4 sadalp.
-    schedule_gemm_int8_loops(c, acc, per_column, n, m, ni_acc, no_acc, r,
+    // The operands stay inline: NEON widens inside the multiply (sdot, smull).
+    schedule_gemm_int8_loops(c, acc, per_column, {operands.at(0), operands.at(1), false}, n, m, ni_acc, no_acc, r,
                              {int32_lanes(t), panel_width(t), tile_rows(t, p), (int)p.row_tiles_per_task,
                               (int)p.k_unroll});
 }

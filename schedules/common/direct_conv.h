@@ -28,6 +28,7 @@ struct DirectConvTile {
 // one tile. A 2-row tile computes fewer padded pixels at the end of narrow
 // rows (14 wide: 6 x 1 tiles compute 18 pixels per row, 3 x 2 tiles 15).
 inline void schedule_direct_conv_loops(Halide::Func y, Halide::Func acc, Halide::Func x_padded,
+                                       const DirectConvWeights &weights,
                                        const std::vector<Halide::Func> &per_channel, const Halide::Var &o,
                                        const Halide::Var &ox, const Halide::Var &oy, const Halide::Var &n,
                                        const DirectConvAccVars &av, const Halide::RDom &r,
@@ -51,6 +52,7 @@ inline void schedule_direct_conv_loops(Halide::Func y, Halide::Func acc, Halide:
             .parallel(hn)
             .vectorize(a[0], tile.pad_copy_lanes, TailStrategy::GuardWithIf);
     }
+    stage_direct_conv_weights(weights, tile.vector_lanes);
     // Output channels start at 0 (they index the packed weights), so o % P and
     // o / P of a vector of channels simplify and the output stage reads the
     // accumulator tile with whole vectors (as in the GEMM's schedule).

@@ -19,14 +19,27 @@ struct GemmTile {
     int k_unroll;            // k groups per inner-loop iteration
 };
 
+// The GEMM's operands as the multiply reads them: a_operand(k, m), the
+// activations, and w_operand(kk, ni, ko, no), the packed weights (pure
+// Funcs of the algorithm: int16 copies where the target multiplies int16
+// pairs, schedules/layout.h gemm_widens_operands, else the inputs as they
+// are). Staged, they are computed once per parallel task (the task's weight
+// panel) and once per row tile (its rows of A), which takes every conversion
+// out of the inner loop; otherwise they are inlined into it.
+struct GemmOperands {
+    Halide::Func a_operand, w_operand;
+    bool staged;
+};
+
 // c(n, m) is the output stage over acc(ni, no, m) (column ni of panel no);
 // `per_column` are small Funcs over n (the folded bias) computed once. Rows
 // run in whole tiles; the last is shifted inwards (ShiftInwards: it overlaps
 // the one before and writes its rows again with the same values), so any
 // M >= the tile runs in one call.
 inline void schedule_gemm_int8_loops(Halide::Func c, Halide::Func acc, const std::vector<Halide::Func> &per_column,
-                                     const Halide::Var &n, const Halide::Var &m, const Halide::Var &ni_acc,
-                                     const Halide::Var &no_acc, const Halide::RDom &r, const GemmTile &tile) {
+                                     const GemmOperands &operands, const Halide::Var &n, const Halide::Var &m,
+                                     const Halide::Var &ni_acc, const Halide::Var &no_acc, const Halide::RDom &r,
+                                     const GemmTile &tile) {
     using namespace Halide;
     const int vec = tile.vector_lanes, tn = tile.panel, tm = tile.rows;
     for (Func f : per_column) f.compute_root();
@@ -77,6 +90,18 @@ inline void schedule_gemm_int8_loops(Halide::Func c, Halide::Func acc, const std
         .unroll(nu)
         .unroll(m)
         .unroll(ryi);
+
+    if (operands.staged) {
+        // The task's weight panel, widened once (K x P int16: the task's rows
+        // then read it from L1/L2 with plain vector loads), and each row
+        // tile's activations (R x K int16: one 32-bit broadcast per row and k pair).
+        const Halide::Var kk = operands.w_operand.args()[0], wni = operands.w_operand.args()[1];
+        const Halide::Var k = operands.a_operand.args()[0];
+        Var kn("kn");
+        Func w_operand = operands.w_operand, a_operand = operands.a_operand;
+        w_operand.compute_at(c, task).fuse(kk, wni, kn).vectorize(kn, 2 * vec);
+        a_operand.compute_at(c, mo).vectorize(k, 2 * vec, TailStrategy::GuardWithIf);
+    }
 }
 
 }  // namespace qforge::schedules

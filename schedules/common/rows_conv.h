@@ -28,6 +28,7 @@ struct RowsConvTile {
 // rows): a batch of small images would otherwise start one parallel loop per
 // image. acc stays one tile of one row (each fused row is one (oy, n)).
 inline void schedule_rows_conv_loops(Halide::Func y, Halide::Func acc, Halide::Func x_padded,
+                                     const DirectConvWeights &weights,
                                      const std::vector<Halide::Func> &per_channel, const Halide::Var &o,
                                      const Halide::Var &ox, const Halide::Var &oy, const Halide::Var &n,
                                      const DirectConvAccVars &av, const Halide::RDom &r,
@@ -47,6 +48,7 @@ inline void schedule_rows_conv_loops(Halide::Func y, Halide::Func acc, Halide::F
             .parallel(hn, 16, TailStrategy::GuardWithIf)
             .vectorize(a[0], tile.pad_copy_lanes, TailStrategy::RoundUp);
     }
+    stage_direct_conv_weights(weights, vec);
     y.output_buffer().dim(0).set_min(0);
     Var oo("oo"), oi("oi"), xo("xo"), xi("xi"), oio("oio"), oiv("oiv"), row("row"), task("task"), rt("rt");
     y.split(o, oo, oi, tn, TailStrategy::GuardWithIf)

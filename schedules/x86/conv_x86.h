@@ -64,14 +64,17 @@ using qforge::schedules::DirectConvAccVars;
 // rows (tile_rows of them) and output channels as its panel columns. Tasks are
 // output rows (not fused with the image or panel loops: acc's bounds must stay
 // one row); the padded input is materialised once at the root.
-inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                                 const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+// Without VNNI (gemm_widens_operands) the padded input is materialised as
+// int16 and the weights are widened once per call (w_operand at the root), so
+// the inner loop has no conversions, as in the GEMM.
+inline void schedule_direct_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                                 const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                  const RDom &r, const Target &t, const GemmParams &p, const DirectConvParams &dp) {
     // tile_m pixels x tile_oy rows; the rows multiply the accumulators, so a
     // 2-row tile takes half the pixels (3 x 2 on AVX-512 instead of 6 x 1).
     const int rows = std::max(1, (int)dp.tile_oy);
     const int pixels = p.tile_m > 0 ? (int)p.tile_m : std::max(1, tile_rows(t, p) / rows);
-    schedule_direct_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r,
+    schedule_direct_conv_loops(y, acc, x_padded, {w_operand, gemm_widens_operands(t)}, per_channel, o, ox, oy, n, av, r,
                                {int32_lanes(t), panel_width(t), pixels, rows, (int)p.k_unroll, 4 * float_lanes(t)});
 }
 
@@ -80,11 +83,13 @@ inline void schedule_direct_conv(Func y, Func acc, Func x_padded, const std::vec
 // one parallel loop (tasks of rows_per_task rows): a batch of small images
 // would otherwise start one parallel loop per image. acc stays one tile of
 // one row (each fused row is one (oy, n)).
-inline void schedule_rows_conv(Func y, Func acc, Func x_padded, const std::vector<Func> &per_channel, const Var &o,
-                               const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
+inline void schedule_rows_conv(Func y, Func acc, Func x_padded, Func w_operand, const std::vector<Func> &per_channel,
+                               const Var &o, const Var &ox, const Var &oy, const Var &n, const DirectConvAccVars &av,
                                const RDom &r, const Expr &channels, const Expr &stride_w, const Target &t,
                                const RowsConvParams &p) {
-    schedule_rows_conv_loops(y, acc, x_padded, per_channel, o, ox, oy, n, av, r, channels, stride_w,
+    // Without VNNI: int16 input rows and weights, as in schedule_direct_conv.
+    schedule_rows_conv_loops(y, acc, x_padded, {w_operand, gemm_widens_operands(t)}, per_channel, o, ox, oy, n, av, r,
+                             channels, stride_w,
                              {int32_lanes(t), rows_conv_panel_width(t, p), rows_conv_tile_rows(t, p), (int)p.k_unroll,
                               (int)p.rows_per_task, std::min(32, 4 * float_lanes(t)), std::string(p.specialize_for)});
 }

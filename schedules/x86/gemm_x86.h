@@ -5,7 +5,9 @@
 // reduced inside each vector lane. On AVX-512 VNNI that reduction is one zmm vpdpbusd (u8 x s8,
 // 4 products per int32 lane, HALIDE14_NOTES §2); on AVX2/SSE Halide lowers
 // the same reduction to 16-bit widening multiplies and pmaddwd, which cannot
-// saturate (|255 * -128| * 2 < 2^31). Every reduction is a full vector
+// saturate (|255 * -128| * 2 < 2^31). Without VNNI the widened int16 copies
+// are staged outside the inner loop (gemm_widens_operands), so each step is
+// a plain load, a 32-bit broadcast and vpmaddwd + vpaddd. Every reduction is a full vector
 // (bound_extent on the tile), so no narrower VNNI form (a VEX-encoded
 // {vex} vpdpbusd, SIGILL on Zen 4, G3) is ever generated.
 #pragma once
@@ -60,10 +62,22 @@ inline int tile_rows(const Target &t, const GemmParams &p) {
 
 // The loop structure is schedules/common/gemm_int8.h; this family chooses
 // the register tile (panel_width x tile_rows) and the grain.
-inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column, const Var &n,
-                               const Var &m, const Var &ni_acc, const Var &no_acc, const RDom &r,
-                               const Target &t, const GemmParams &p) {
-    schedule_gemm_int8_loops(c, acc, per_column, n, m, ni_acc, no_acc, r,
+// Without VNNI the GEMM multiplies int16 copies of its operands (pmaddwd).
+// Widened in the inner loop they cost a vpmovsxbw per weight vector and a
+// vpbroadcastw + vpmovzxbw per row and k pair, as many shuffles as
+// multiplies; staged once per task (weights) and per row tile (activations)
+// they become plain loads: 1024^3 on 1 thread, AVX2, 125 -> 150 GOPS against
+// the 175 GOPS vpmaddwd + vpaddd peak of bench_gemm's avx2_maddwd_peak.
+inline bool gemm_widens_operands(const Target &t) { return !t.has_feature(Target::AVX512_SapphireRapids); }
+
+// `operands` = {a_operand, w_operand} (schedules/common/gemm_int8.h, GemmOperands).
+// The one-row GEMV tiling keeps them inline: a staged panel would be read by
+// a single row, so staging would only add a store and a load per weight.
+inline void schedule_gemm_int8(Func c, Func acc, const std::vector<Func> &per_column,
+                               const std::vector<Func> &operands, const Var &n, const Var &m, const Var &ni_acc,
+                               const Var &no_acc, const RDom &r, const Target &t, const GemmParams &p) {
+    const bool staged = gemm_widens_operands(t) && tile_rows(t, p) > 1;
+    schedule_gemm_int8_loops(c, acc, per_column, {operands.at(0), operands.at(1), staged}, n, m, ni_acc, no_acc, r,
                              {int32_lanes(t), panel_width(t), tile_rows(t, p), (int)p.row_tiles_per_task,
                               (int)p.k_unroll});
 }
