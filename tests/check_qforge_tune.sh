@@ -4,9 +4,13 @@
 #    rejects (logs, never records) a candidate whose output is wrong;
 #  - --resume skips a finished unit and continues an interrupted one;
 #  - merge combines databases and keeps the better entry of a conflict;
-#  - malformed databases and bad arguments fail with clear messages.
+#  - malformed databases and bad arguments fail with clear messages;
+#  - verify checks and times every tuned kernel of the build's database (the
+#    verdicts are timings, so only that each kernel was found, ran and was
+#    reported is asserted) and names an entry the build has no kernel for.
 set -u
 tune=$1
+tuned_dir=${2:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail=0
@@ -91,4 +95,40 @@ check "unknown operator: exit 2 with the known ones" bash -c "test $? -eq 2 && g
 check "bad shape: exit 2 naming it" bash -c "test $? -eq 2 && grep -q \"'0' is not a positive integer\" '$dir/e2.txt'"
 "$tune" --op gemm_int8 --shapes 8x8x8 --target arm-64-linux-arm_dot_prod --out "$dir/x" >"$dir/e3.txt" 2>&1
 check "a target this machine cannot run: exit 2" bash -c "test $? -eq 2 && grep -q 'cannot run target' '$dir/e3.txt'"
+
+# 5. verify.
+python3 - "$dir/absent.json" <<'PY'
+import json, sys
+json.dump({"format": "qforge-schedule-db", "version": 1, "target": "x86-64-linux-avx-avx2-f16c-fma-sse41",
+           "entries": [{"operator": "gemm_int8_requant", "shape_class": "small_m", "params": {"k_unroll": "8"},
+                        "shapes": [{"shape": "8x64x36", "threads": 1}]}]}, open(sys.argv[1], "w"))
+PY
+"$tune" verify "$dir/absent.json" --rounds 1 >"$dir/v1.txt" 2>&1
+check "verify: an entry this build has no kernel for fails naming it" \
+  bash -c "test $? -eq 1 && grep -q \"has no tuned qf_gemm_u8 kernel for class 'small_m'\" '$dir/v1.txt'"
+"$tune" verify "$dir/notjson.json" >"$dir/v2.txt" 2>&1
+check "verify: a malformed database fails" bash -c "test $? -eq 1 && grep -q 'is not valid JSON' '$dir/v2.txt'"
+"$tune" verify "$dir/absent.json" --rounds 0 >"$dir/v3.txt" 2>&1
+check "verify: --rounds 0 is a usage error" bash -c "test $? -eq 2 && grep -q 'rounds' '$dir/v3.txt'"
+vnni_db=$tuned_dir/x86-64-linux-avx-avx2-avx512-avx512_cannonlake-avx512_sapphirerapids-avx512_skylake-f16c-fma-sse41.json
+if [[ -f $vnni_db ]] && grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx512_bf16 /proc/cpuinfo; then
+  "$tune" verify "$vnni_db" --threads 1 --rounds 1 >"$dir/v4.txt" 2>&1
+  rc=$?
+  check "verify of the build's database runs every tuned kernel (rc $rc: 0 or 3)" bash -c "test $rc -eq 0 -o $rc -eq 3"
+  python3 - "$vnni_db" "$dir/v4.txt" <<'PY' || fail=1
+import json, sys
+db = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read().splitlines()
+for e in db["entries"]:
+    if not e["params"]:
+        continue
+    rows = [l for l in out if l.split()[1:2] == [e["shape_class"]] and (l.endswith(" ok") or l.endswith(" SLOWER"))]
+    shapes = {s["shape"] for s in e["shapes"]}
+    got = {l.split()[2] for l in rows}
+    assert shapes <= got, f"{e['operator']} {e['shape_class']}: verified {got}, expected {shapes}"
+print("ok:   verify timed every shape of every tuned entry")
+PY
+else
+  echo "skip: verify of the AVX-512 VNNI database (this CPU lacks the variant)"
+fi
 exit $fail

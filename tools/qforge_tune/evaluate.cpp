@@ -18,6 +18,7 @@ namespace qforge::tune {
 
 std::string Candidate::label() const {
     if (kind == Kind::build_default) return "default";
+    if (kind == Kind::build_tuned) return "tuned (built)";
     if (kind == Kind::autoscheduler) return autoscheduler;
     std::string s;
     for (const auto &kv : params) s += (s.empty() ? "" : " ") + kv.first + "=" + kv.second;
@@ -66,7 +67,8 @@ std::string autoscheduler_plugin(const std::string &name) {
 }
 
 struct Compiled {
-    KernelArgvFn fn = nullptr;  // nullptr: the build's default library
+    KernelArgvFn fn = nullptr;  // nullptr: a library of the build (the default, or its tuned one)
+    bool build_tuned = false;   // with fn == nullptr: the build's tuned library, else its default
     int tile_m = 0;
 };
 
@@ -77,6 +79,21 @@ Compiled compile(const TuneOperator &op, const Candidate &c, const EvalSettings 
                  const std::vector<Workload *> &workloads) {
     Compiled out;
     if (c.kind == Candidate::Kind::build_default) return out;
+    if (c.kind == Candidate::Kind::build_tuned) {
+        // The runtime must hold an active tuned kernel for this slot and class,
+        // else "tuned" would silently time the default.
+        const std::string cls = workloads.front()->shape_class, slot = op.slot(cls);
+        bool found = false;
+        for (const auto &k : tuned_kernels()) {
+            found = found || (k.slot == slot && k.shape_class == cls && k.variant == cpu_variant());
+        }
+        if (!found) {
+            throw std::runtime_error("this build has no tuned " + slot + " kernel for class '" + cls +
+                                     "' that runs on this CPU variant (qforge::tuned_kernels())");
+        }
+        out.build_tuned = true;
+        return out;
+    }
     Halide::Target t = s.target.with_feature(Halide::Target::JIT).with_feature(Halide::Target::NoBoundsQuery);
     for (const auto &f : op.features) t = t.with_feature(Halide::Target::feature_from_name(f));
     auto gen = Halide::Internal::GeneratorRegistry::create(op.generator, Halide::GeneratorContext(t));
@@ -109,6 +126,7 @@ Compiled compile(const TuneOperator &op, const Candidate &c, const EvalSettings 
 }
 
 void install(const std::string &slot, const Compiled &c) {
+    set_tuned_kernels_enabled(c.build_tuned);
     g_candidate = c.fn;
     set_kernel_override(slot, c.fn ? counting_trampoline : nullptr, c.tile_m);
 }

@@ -15,7 +15,10 @@
 namespace qforge::tune {
 
 struct Candidate {
-    enum class Kind { build_default, jit, autoscheduler };
+    // build_default: the build's default library (tuned kernels off);
+    // build_tuned: the build's tuned library for the workloads' class, as the
+    // runtime calls it (qforge-tune verify: AOT against AOT, no JIT).
+    enum class Kind { build_default, build_tuned, jit, autoscheduler };
     Kind kind = Kind::jit;
     std::map<std::string, std::string> params;  // schedule parameters (jit)
     std::string autoscheduler;                  // Adams2019, Li2018, Mullapudi2016 (autoscheduler)

@@ -590,6 +590,102 @@ void print_table(const std::vector<UnitResult> &units, const std::vector<std::st
     std::printf("(speedups are default time / time: > 1 is faster than the build's default library)\n");
 }
 
+// qforge-tune verify: the tuned libraries this build compiled from a database
+// against the build's default libraries: AOT code against AOT code, called
+// through the runtime as an app calls it, in alternating rounds (one child per
+// thread count), on every shape and thread count the entry was tuned on. This
+// is the check a database gets before it is committed: the tuner times JIT
+// copies, and its margin (1%) is near the noise of one 2-thread benchmark run.
+struct VerifyOptions {
+    std::string db;
+    std::vector<int> threads;  // empty: each entry's own
+    int rounds = 15;  // one sample per candidate and round (evaluate's alternating rounds)
+    double tolerance = 0.02;  // a tuned kernel more than this slower than the default fails
+};
+
+int run_verify(const VerifyOptions &v) {
+    const ScheduleDb db = read_db(v.db, "");
+    const Halide::Target target(db.target);
+    if (!host_can_run(target)) {
+        throw UsageError("this machine cannot run the database's target " + db.target);
+    }
+    const fs::path work_dir = fs::temp_directory_path() / ("qforge-tune-verify." + std::to_string(getpid()));
+    fs::create_directories(work_dir);
+    std::printf("%-20s %-8s %-28s %3s %11s %11s %8s  %s\n", "operator", "class", "shape", "thr", "default ms",
+                "tuned ms", "speedup", "verdict");
+    int slower = 0, failed = 0;
+    for (const json &e : db.entries) {
+        const std::string gen = e["operator"].get<std::string>(), cls = e["shape_class"].get<std::string>();
+        const TuneOperator *op = nullptr;
+        for (const auto &candidate : operators()) {
+            if (candidate.generator == gen) op = &candidate;
+        }
+        if (op == nullptr) {
+            std::printf("%-20s %-8s no qforge-tune operator runs this generator: not checked\n", gen.c_str(), cls.c_str());
+            continue;
+        }
+        if (e["params"].empty()) {
+            std::printf("%-20s %-8s keeps the default schedule: nothing to check\n", op->name.c_str(), cls.c_str());
+            continue;
+        }
+        std::vector<std::unique_ptr<Workload>> owned;
+        std::vector<Workload *> workloads;
+        std::vector<int> threads = v.threads;
+        for (const json &s : e.value("shapes", json::array())) {
+            const std::string shape = s.value("shape", "");
+            const int t = s.value("threads", 0);
+            if (v.threads.empty() && t > 0 && std::find(threads.begin(), threads.end(), t) == threads.end()) {
+                threads.push_back(t);
+            }
+            bool seen = false;
+            for (auto *w : workloads) seen = seen || w->shape == shape;
+            if (seen || shape.empty()) continue;
+            owned.push_back(op->parse(shape, qforge::schedules::panel_width(target) / 4));
+            if (owned.back()->shape_class != cls) {
+                throw DbError(v.db + ": " + gen + " " + cls + ": shape " + shape + " is of class " +
+                              owned.back()->shape_class);
+            }
+            owned.back()->prepare();
+            workloads.push_back(owned.back().get());
+        }
+        if (workloads.empty()) throw DbError(v.db + ": " + gen + " " + cls + " lists no shapes to check");
+        if (threads.empty()) threads = {1};
+        std::sort(threads.begin(), threads.end());
+        for (int t : threads) {
+            EvalSettings s;
+            s.target = target;
+            s.variant = variant_of(target);
+            s.threads = t;
+            s.alternate_rounds = v.rounds;
+            s.log_file = (work_dir / (op->name + "." + cls + ".log")).string();
+            const auto m = evaluate(*op, workloads,
+                                    {Candidate{Candidate::Kind::build_default, {}, ""},
+                                     Candidate{Candidate::Kind::build_tuned, {}, ""}},
+                                    s);
+            if (!m[0].ok() || !m[1].ok()) {
+                const Measurement &bad = m[0].ok() ? m[1] : m[0];
+                std::printf("%-20s %-8s %-28s %3d %s: %s\n", op->name.c_str(), cls.c_str(), "", t,
+                            bad.status.c_str(), bad.detail.c_str());
+                failed++;
+                continue;
+            }
+            for (size_t w = 0; w < workloads.size(); w++) {
+                const double speedup = m[0].ms[w] / m[1].ms[w];
+                const bool ok = speedup >= 1.0 - v.tolerance;
+                slower += ok ? 0 : 1;
+                std::printf("%-20s %-8s %-28s %3d %11.4f %11.4f %7.3fx  %s\n", op->name.c_str(), cls.c_str(),
+                            workloads[w]->shape.c_str(), t, m[0].ms[w], m[1].ms[w], speedup, ok ? "ok" : "SLOWER");
+            }
+        }
+    }
+    std::error_code ignored;
+    fs::remove_all(work_dir, ignored);
+    std::printf("(speedup: default time / tuned time, medians of %d alternating rounds; SLOWER: below %.2fx)\n",
+                v.rounds, 1.0 - v.tolerance);
+    if (failed > 0) return 1;
+    return slower > 0 ? 3 : 0;
+}
+
 int run_tune(const Options &o) {
     const TuneOperator &op = find_operator(o.op);
     const Halide::Target target = resolve_target(o.target);
@@ -676,9 +772,27 @@ int main(int argc, char **argv) {
     merge->add_option("--out", merge_out, "The merged database file")->required();
     merge->add_option("inputs", merge_in, "Databases to merge")->required()->check(CLI::ExistingFile);
 
+    auto *verify = app.add_subcommand(
+        "verify", "Time this build's tuned libraries against its defaults (AOT, alternating rounds): exit 3 if one is slower");
+    VerifyOptions vo;
+    verify->add_option("database", vo.db, "The database this build was compiled with (schedules/tuned/<target>.json)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    verify->add_option("--threads", vo.threads, "Thread counts (default: each entry's own)")->delimiter(',');
+    verify->add_option("--rounds", vo.rounds, "Alternating rounds")->capture_default_str();
+    verify->add_option("--tolerance", vo.tolerance, "A tuned kernel slower than (1 - this) x the default fails")
+        ->capture_default_str();
+
     CLI11_PARSE(app, argc, argv);
     o.progress = !no_progress;
     try {
+        if (*verify) {
+            if (vo.rounds < 1 || vo.tolerance < 0 || vo.tolerance >= 1 ||
+                std::any_of(vo.threads.begin(), vo.threads.end(), [](int t) { return t < 1; })) {
+                throw UsageError("verify: --rounds and --threads must be >= 1 and --tolerance in [0, 1)");
+            }
+            return run_verify(vo);
+        }
         if (*merge) {
             std::vector<ScheduleDb> dbs;
             for (const auto &f : merge_in) dbs.push_back(read_db(f, ""));
