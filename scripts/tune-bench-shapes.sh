@@ -40,3 +40,6 @@ run rows_conv_int8 "128x28x28x1:16x5x5:p2,128x14x14x16:32x5x5:p2"
 run depthwise_conv_int8 "1x112x112x32:3x3:p1,1x56x56x64:3x3:s2:p1"
 run fake_quant "1048576,16777216"
 run lsq_backward "1048576,16777216"
+# The tuner timed JIT copies; what counts is the build's own libraries.
+echo "next: make build, then 'build/tools/qforge-tune verify $out/<target>.json --threads 1,2 --rounds 25'" \
+  "and drop the entries it marks SLOWER (docs/qforge-tune.md)"
