@@ -377,29 +377,39 @@ public:
         const Expr kernel_w = w.dim(1).extent(), kernel_h = w.dim(2).extent();
         // sum (x - z) w = sum x w - z sum w: the zero point moves into the bias
         // (exact modulo 2^32, as the int32 accumulator itself), so the taps are
-        // plain u8 x s8 products, 4 of them per int32 lane (vpdpbusd).
+        // plain u8 x s8 products, 4 of them per int32 lane (vpdpbusd; 2 per
+        // lane as int16 pairs with pmaddwd).
         // With signed activations (AArch64) the taps are s8 x s8
         // products of x - 128 and the bias folds in z - 128 (to_signed above).
         const bool shift = layout::signed_activations(get_target());
+        // D input rows interleave per multiply step (schedules/layout.h
+        // depthwise_k_group): 4 for a 4-deep dot product (below), 2 for
+        // pmaddwd, whose operands are int16 copies (gemm_widens_operands:
+        // xt and w2 are materialised anyway, so widening there is free).
+        const int depth = layout::depthwise_k_group(get_target());
+        const bool widen = layout::gemm_widens_operands(get_target());
         RDom rw(0, kernel_w, 0, kernel_h, "rw");
         bias_folded(c) = bias(c);
         bias_folded(c) -= folded_zero_point(x_zero_point, shift) * cast<int32_t>(w(c, rw.x, rw.y));
         // Output rows come in pairs (q = oy % 2, p = oy / 2). Both rows of pair p
         // read input rows iy0 + m, iy0 = 2 p stride_h - pad_top, for m in [0, M),
         // M = (KH - 1) dilation_h + stride_h + 1 (3x3, stride 1: exactly 4).
-        // xt interleaves them in groups of 4 (m = 4 g + k: one channel's 4 rows
+        // xt interleaves them in groups of D = 4 (m = 4 g + k: one channel's 4 rows
         // are 4 adjacent bytes), so one 64-byte load holds 4 rows of 16
-        // channels for vpdpbusd, and one xt row serves both output rows.
-        Expr iy = 2 * p * stride_h - pad_top + 4 * g + k;
-        xt(k, c, ix, g, p, n) = shift ? to_signed(x_padded(c, ix, iy, n)) : x_padded(c, ix, iy, n);
+        // channels for vpdpbusd, and one xt row serves both output rows
+        // (D = 2 without VNNI: 2 rows of 8 channels per ymm of int16 for pmaddwd).
+        Expr iy = 2 * p * stride_h - pad_top + depth * g + k;
+        Expr x_value = x_padded(c, ix, iy, n);
+        xt(k, c, ix, g, p, n) = shift ? to_signed(x_value) : widen ? cast<int16_t>(x_value) : x_value;
         // w2(k, c, kw, g, q): the weight row xt row m meets in output row q of
         // the pair (kh = (m - q stride_h) / dilation_h when that is a tap), else 0.
-        Expr khd = 4 * g + k - q * stride_h;
+        Expr khd = depth * g + k - q * stride_h;
         Expr kh = khd / dilation_h;
         Expr is_tap = khd >= 0 && khd % dilation_h == 0 && kh < kernel_h;
-        w2(k, c, ix, g, q) = select(is_tap, w(c, ix, clamp(kh, 0, kernel_h - 1)), cast<int8_t>(0));
-        const Expr groups_h = ((kernel_h - 1) * dilation_h + stride_h + 4) / 4;
-        r = RDom(0, 4, 0, kernel_w, 0, groups_h, "r");  // (k, kw, g)
+        Expr w_value = select(is_tap, w(c, ix, clamp(kh, 0, kernel_h - 1)), cast<int8_t>(0));
+        w2(k, c, ix, g, q) = widen ? cast<int16_t>(w_value) : w_value;
+        const Expr groups_h = ((kernel_h - 1) * dilation_h + stride_h + depth) / depth;
+        r = RDom(0, depth, 0, kernel_w, 0, groups_h, "r");  // (k, kw, g)
         Expr ixr = ox * stride_w - pad_left + r.y * dilation_w;
         acc(c, ox, oy, n) = bias_folded(c);
         acc(c, ox, oy, n) += cast<int32_t>(xt(r.x, c, ixr, r.z, oy / 2, n)) *

@@ -82,6 +82,15 @@ inline bool gemm_widens_operands(const Halide::Target &t) {
     return family(t, "int8 operands") == Family::x86 && x86::gemm_widens_operands(t);
 }
 
+// Input rows the depthwise conv interleaves per multiply-accumulate step:
+// 4 where one instruction sums 4 products per lane (VNNI vpdpbusd, ARM
+// sdot; plain NEON's smull + saddlp + addp follows the same layout), 2 where
+// it sums 2 int16 products (x86 without VNNI: pmaddwd; its operands are then
+// int16, gemm_widens_operands).
+inline int depthwise_k_group(const Halide::Target &t) {
+    return family(t, "int8 depthwise") == Family::x86 ? x86::depthwise_k_group(t) : 4;
+}
+
 // Whether the GEMMs index their accumulator by output column, acc(n, m),
 // instead of by (column within panel, panel), acc(ni, no, m). CUDA: its
 // register-tiled schedule gives each thread one column, and Halide bounds a

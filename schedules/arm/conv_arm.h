@@ -79,7 +79,7 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
     // xt: 16 channels (one q register of bytes) x the 4 interleaved rows per step.
     schedule_depthwise_conv_loops(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g,
                                   {int32_lanes(t), (int)params.channel_vectors, (int)params.tile_pixels,
-                                   (int)params.rows_per_task, 4 * int32_lanes(t)});
+                                   (int)params.rows_per_task, 4 * int32_lanes(t), 4});
 }
 
 // Direct conv: the GEMM's register tile (16 channels, direct_conv_tile_rows

@@ -16,13 +16,15 @@ struct DepthwiseTile {
     int pixels;              // output pixels along ox per register tile
     int row_pairs_per_task;  // pairs of output rows per parallel task
     int interleave_lanes;    // channels per step of the row interleaving (xt)
+    int depth;               // input rows interleaved per step (schedules/layout.h depthwise_k_group)
 };
 
 // Each output is a KHxKW dot product within one channel, so vectors run
 // across channels (contiguous in NHWC). The generator interleaves the input
-// rows of each pair of output rows in groups of 4 (xt(k, c, ix, g, p)), so one
-// load holds 4 input rows of a vector of channels and one dot-product
-// instruction does 4 taps per lane. xt is built per pair of output rows
+// rows of each pair of output rows in groups of D (xt(k, c, ix, g, p); D = 4
+// for a 4-deep dot product, 2 for pmaddwd on int16), so one load holds D input
+// rows of a vector of channels and one multiply-accumulate instruction does D
+// taps per lane. xt is built per pair of output rows
 // (row-sized: L1-resident) and read by both. The register tile is
 // channel_vectors x pixels accumulators; each weight vector is loaded once per
 // tile. Pairs of output rows are the parallel tasks.
@@ -41,7 +43,7 @@ inline void schedule_depthwise_conv_loops(Halide::Func y, Halide::Func acc, Hali
     // vpaddq/vpextrq on the vpdpbusd ports).
     setenv("HL_LLVM_ARGS", "-vectorize-slp=false", /*overwrite=*/0);
     bias_folded.compute_root();
-    w2.compute_root().bound_extent(w2.args()[0], 4);
+    w2.compute_root().bound_extent(w2.args()[0], tile.depth);
     Var co("co"), ci("ci"), xo("xo"), xi("xi"), yp("yp"), yq("yq"), task("task"), to("to"), ti("ti");
     y.split(c, co, ci, lanes, TailStrategy::GuardWithIf)
         .split(ox, xo, xi, tp, TailStrategy::GuardWithIf)
@@ -55,7 +57,7 @@ inline void schedule_depthwise_conv_loops(Halide::Func y, Halide::Func acc, Hali
         .unroll(xi);
     Var xc("xc"), xv("xv");
     xt.compute_at(y, ti)
-        .bound_extent(k, 4)
+        .bound_extent(k, tile.depth)
         .split(c, xc, xv, tile.interleave_lanes, TailStrategy::GuardWithIf)
         .reorder(xv, k, xc, ix, g)
         .vectorize(xv)

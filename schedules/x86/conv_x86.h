@@ -46,6 +46,12 @@ inline void schedule_im2col(Func col, const Var &ci, const Var &kw, const Var &k
     common::im2col_int8(col, ci, kw, kh, p, 4 * float_lanes(t), params);
 }
 
+// Input rows the depthwise conv interleaves per step: 4 for vpdpbusd; 2 for
+// pmaddwd without VNNI, whose operands are int16 (gemm_widens_operands). A
+// 4-deep interleave on pmaddwd needed a shuffle tree per step (the AVX2
+// kernel: 16 vpmovzxbw + 16 vshufps + 16 vpermpd per 16 vpmaddwd).
+inline int depthwise_k_group(const Target &t) { return gemm_widens_operands(t) ? 2 : 4; }
+
 // Depthwise (loop structure: schedules/common/depthwise_conv.h): one 64-byte
 // load holds 4 interleaved input rows of 16 channels and one vpdpbusd does 4
 // taps per lane; the rows are interleaved 32 channels per step.
@@ -54,7 +60,7 @@ inline void schedule_depthwise_conv(Func y, Func acc, Func xt, Func w2, Func bia
                                     const Var &ix, const Var &g, const Target &t, const DepthwiseParams &params) {
     schedule_depthwise_conv_loops(y, acc, xt, w2, bias_folded, r, c, ox, oy, n, k, ix, g,
                                   {int32_lanes(t), (int)params.channel_vectors, (int)params.tile_pixels,
-                                   (int)params.rows_per_task, 2 * int32_lanes(t)});
+                                   (int)params.rows_per_task, 2 * int32_lanes(t), depthwise_k_group(t)});
 }
 
 // The direct conv's accumulator dimensions (schedules/common/conv_vars.h).
