@@ -21,6 +21,7 @@
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/autoschedule.h"
+#include "common/operands.h"
 #include "common/template_generator.h"
 #include "schedules/schedules.h"
 
@@ -148,19 +149,11 @@ public:
             x_padded = Func("x_shifted");
             x_padded(xc, xw, xh, xn) = to_signed(padded(xc, xw, xh, xn));
         }
-        // The operands as the multiply reads them: int16 copies where the
-        // target multiplies int16 pairs (schedules/layout.h
-        // gemm_widens_operands), so the schedule widens them once, outside
-        // the inner loop (the padded input is materialised anyway).
-        if (layout::gemm_widens_operands(t)) {
-            Func padded = x_padded;
-            Var xc("xc"), xw("xw"), xh("xh"), xn("xn");
-            x_padded = Func("x_widened");
-            x_padded(xc, xw, xh, xn) = cast<int16_t>(padded(xc, xw, xh, xn));
-            w_operand(wkk, oi, wko, oo) = cast<int16_t>(packed(wkk, oi, wko, oo));
-        } else {
-            w_operand(wkk, oi, wko, oo) = packed(wkk, oi, wko, oo);
-        }
+        // The operands as the multiply reads them (int16 copies for pmaddwd,
+        // which the schedule widens outside the inner loop; the padded input
+        // is materialised anyway).
+        x_padded = qforge::generators::multiply_operand(x_padded, t, "x_widened");
+        w_operand = qforge::generators::multiply_operand(packed, t, "w_operand");
         // The sum of x - z over a tap window uses sum_k x * w and z * sum_k w (row_sums).
         bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
@@ -208,9 +201,9 @@ private:
         y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
     }
 
-    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"}, wkk{"wkk"}, wko{"wko"};
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
     RDom r;
-    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand{"w_operand"};
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand;
 };
 
 using DirectConvS32 = DirectConvInt8<ConvOutput::s32>;
@@ -275,15 +268,8 @@ public:
             x_padded = Func("x_shifted");
             x_padded(xb, xh, xn) = to_signed(padded(xb, xh, xn));
         }
-        if (layout::gemm_widens_operands(t)) {  // as in the direct conv: int16 copies, staged by the schedule
-            Func padded = x_padded;
-            Var xb("xb"), xh("xh"), xn("xn");
-            x_padded = Func("x_widened");
-            x_padded(xb, xh, xn) = cast<int16_t>(padded(xb, xh, xn));
-            w_operand(wkk, oi, wko, oo) = cast<int16_t>(packed(wkk, oi, wko, oo));
-        } else {
-            w_operand(wkk, oi, wko, oo) = packed(wkk, oi, wko, oo);
-        }
+        x_padded = qforge::generators::multiply_operand(x_padded, t, "x_widened");  // as in the direct conv
+        w_operand = qforge::generators::multiply_operand(packed, t, "w_operand");
         bias_folded(o) = bias(o) - folded_zero_point(x_zero_point, shift) * row_sums(o);
 
         r = RDom(0, group, 0, row_groups, 0, kernel_h, "r");  // kk, group within the row, kh
@@ -337,9 +323,9 @@ private:
         y.set_estimates({{0, O}, {0, OW}, {0, OH}, {0, N}});
     }
 
-    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"}, wkk{"wkk"}, wko{"wko"};
+    Var o{"o"}, ox{"ox"}, oy{"oy"}, n{"n"}, oi{"oi"}, oo{"oo"};
     RDom r;
-    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand{"w_operand"};
+    Func acc{"acc"}, x_padded{"x_padded"}, bias_folded{"bias_folded"}, w_operand;
 };
 
 using DirectConvRowsS32 = DirectConvRowsInt8<ConvOutput::s32>;

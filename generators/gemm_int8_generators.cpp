@@ -33,6 +33,7 @@
 #include "Halide.h"
 #include "common/numerics.h"
 #include "common/autoschedule.h"
+#include "common/operands.h"
 #include "common/template_generator.h"
 #include "schedules/schedules.h"
 
@@ -116,16 +117,10 @@ public:
 
         // acc over (column within panel, panel, row).
         r = RDom(0, group, 0, packed.dim(2).extent(), "r");  // r.x: k within a group, r.y: group
-        // The operands as the multiply reads them: int16 copies where the
-        // target multiplies int16 pairs (x86 without VNNI: pmaddwd), so its
-        // schedule can widen them once, outside the inner loop.
-        if (layout::gemm_widens_operands(get_target())) {
-            a_operand(k, m) = cast<int16_t>(a(k, m));
-            w_operand(kk, ni, ko, no) = cast<int16_t>(packed(kk, ni, ko, no));
-        } else {
-            a_operand(k, m) = a(k, m);
-            w_operand(kk, ni, ko, no) = packed(kk, ni, ko, no);
-        }
+        // The operands as the multiply reads them (int16 copies for pmaddwd,
+        // which the schedule widens outside the inner loop).
+        a_operand = qforge::generators::multiply_operand(a, get_target(), "a_operand");
+        w_operand = qforge::generators::multiply_operand(packed, get_target(), "w_operand");
         Expr a_k = a_operand(group * r.y + r.x, m);
         if (shift) a_k = cast<int8_t>(a_k ^ cast<uint8_t>(0x80));
         Expr sum;
@@ -170,9 +165,9 @@ private:
         c.set_estimates({{0, cols}, {0, rows}});
     }
 
-    Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"}, k{"k"}, kk{"kk"}, ko{"ko"};
+    Var n{"n"}, m{"m"}, ni{"ni"}, no{"no"};
     RDom r;
-    Func bias_folded{"bias_folded"}, acc{"acc"}, a_operand{"a_operand"}, w_operand{"w_operand"};
+    Func bias_folded{"bias_folded"}, acc{"acc"}, a_operand, w_operand;
 };
 
 // The packed layout and row tile of the dispatched variant, from the same

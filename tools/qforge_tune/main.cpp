@@ -609,7 +609,15 @@ int run_verify(const VerifyOptions &v) {
     if (!host_can_run(target)) {
         throw UsageError("this machine cannot run the database's target " + db.target);
     }
-    const fs::path work_dir = fs::temp_directory_path() / ("qforge-tune-verify." + std::to_string(getpid()));
+    // The children's logs; removed however run_verify ends.
+    struct TempDir {
+        fs::path path;
+        ~TempDir() {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    } work{fs::temp_directory_path() / ("qforge-tune-verify." + std::to_string(getpid()))};
+    const fs::path &work_dir = work.path;
     fs::create_directories(work_dir);
     std::printf("%-20s %-8s %-28s %3s %11s %11s %8s  %s\n", "operator", "class", "shape", "thr", "default ms",
                 "tuned ms", "speedup", "verdict");
@@ -678,8 +686,6 @@ int run_verify(const VerifyOptions &v) {
             }
         }
     }
-    std::error_code ignored;
-    fs::remove_all(work_dir, ignored);
     std::printf("(speedup: default time / tuned time, medians of %d alternating rounds; SLOWER: below %.2fx)\n",
                 v.rounds, 1.0 - v.tolerance);
     if (failed > 0) return 1;
