@@ -67,13 +67,13 @@
 // the kept share. oneDNN's OpenMP workers keep spinning for a few ms after a
 // parallel region (libgomp's default wait policy, measured 3-7 ms of CPU); with
 // 2 threads the harness sleeps 10 ms after each oneDNN block so that spin does
-// not steal a core from qforge's Halide workers. Counters cpu_util and
+// not steal a core from qforge's workers. Counters cpu_util and
 // baseline_cpu_util are process CPU time / wall time over the qforge and the
 // oneDNN blocks (the oneDNN reference rows have cpu_util too): about 1.0 at
 // threads=1 and about 2.0 at threads=2 show that each side ran on the threads
 // the row says; clearly less at threads=2 means another process had a core
 // (the summary then adds a note).
-// Threads: qforge::set_num_threads(T) (Halide's pool), omp_set_num_threads(T)
+// Threads: qforge::set_num_threads(T) (qforge's pool), omp_set_num_threads(T)
 // for oneDNN (Debian's libdnnl is built with OpenMP; oneDNN reads the OpenMP
 // thread count when a primitive is created and when it runs, so primitives are
 // created per thread count, after omp_set_num_threads).

@@ -295,7 +295,7 @@ inline void bm_peak(benchmark::State &state, const PeakKind *k, int threads) {
 inline void set_threads(int t) {
     static int current = 0;
     if (t != current) {
-        qforge::set_num_threads(t);  // restarts Halide's pool: only when it changes
+        qforge::set_num_threads(t);  // replaces the kernels' thread pool: only when it changes
         current = t;
     }
     omp_set_num_threads(t);

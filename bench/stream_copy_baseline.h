@@ -39,7 +39,7 @@ using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Times `call` (set up by the caller, outside the loop) after one untimed
-// warm-up call (Halide's thread pool, dispatch, page faults).
+// warm-up call (the thread pool, dispatch, page faults).
 //
 // With `copy` (the op rows, registered with UseManualTime): every iteration
 // first runs the copy of the same bytes, untimed for the op, then the op,

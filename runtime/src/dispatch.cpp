@@ -16,8 +16,10 @@
 
 #include "HalideRuntime.h"
 #include "kernel_call.h"
+#include "parallel_for.h"
 #include "qf_cpu_variant_probe.h"
 #include "qforge/error.h"
+#include "qforge/tuning.h"
 
 namespace qforge {
 
@@ -27,6 +29,8 @@ std::atomic<int> g_max_variant{static_cast<int>(CpuVariant::arm_dot_prod)};  // 
 std::atomic<bool> g_kernels_started{false};
 std::once_flag g_init_once;
 std::mutex g_cap_mutex;  // orders limit_cpu_variant against the first kernel call
+// The parallel loop the kernels run with (set once, by ensure_kernel_runtime).
+std::atomic<halide_do_par_for_t> g_parallel_for{nullptr};
 
 // The last Halide error message of this thread (Halide reports errors on the
 // calling thread for the checks that can fail here: bounds, requirements).
@@ -112,6 +116,12 @@ void set_num_threads(int n) {
     // next kernel start exactly n threads.
     halide_shutdown_thread_pool();
     halide_set_num_threads(n);
+    detail::set_parallel_threads(n);
+}
+
+ParallelForFn kernel_parallel_for() {
+    detail::ensure_kernel_runtime();
+    return g_parallel_for.load();
 }
 
 CpuVariant cpu_variant() {
@@ -137,6 +147,20 @@ void ensure_kernel_runtime() {
             // The lower of the environment's cap and limit_cpu_variant()'s.
             g_max_variant.store(std::min(g_max_variant.load(), cap));
         }
+        // The kernels' parallel loops: qforge's (runtime/src/parallel_for.cpp)
+        // unless QFORGE_THREAD_POOL=halide asks for Halide's own thread pool.
+        halide_do_par_for_t par_for = detail::parallel_for;
+        if (const char *env = std::getenv("QFORGE_THREAD_POOL"); env && *env) {
+            const std::string pool = env;
+            if (pool == "halide") {
+                par_for = halide_default_do_par_for;
+            } else if (pool != "qforge") {
+                throw InvalidArgument("environment variable QFORGE_THREAD_POOL: unknown thread pool '" + pool +
+                                      "' (expected qforge or halide)");
+            }
+        }
+        halide_set_custom_do_par_for(par_for);
+        g_parallel_for.store(par_for);
         halide_set_error_handler(record_halide_error);
         halide_set_custom_can_use_target_features(capped_can_use_target_features);
         g_kernels_started.store(true);

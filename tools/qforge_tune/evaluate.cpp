@@ -118,6 +118,11 @@ Compiled compile(const TuneOperator &op, const Candidate &c, const EvalSettings 
     g_modules.emplace_back(m, m.get_function_by_name("qf_tune_candidate"));
     Halide::JITHandlers h;
     h.custom_error = record_jit_error;
+    // The AOT kernels' parallel loop (qforge's, or Halide's pool under
+    // QFORGE_THREAD_POOL=halide), so the candidate's tasks are run the way the
+    // default library's are. The JIT passes its own context type where the AOT
+    // runtime passes void *: the same pointer, so the signatures agree.
+    h.custom_do_par_for = reinterpret_cast<decltype(h.custom_do_par_for)>(kernel_parallel_for());
     Halide::Internal::JITSharedRuntime::set_default_handlers(h);
     out.fn = reinterpret_cast<KernelArgvFn>(g_modules.back().argv_function());
     auto it = c.params.find("tile_m");

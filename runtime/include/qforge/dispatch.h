@@ -5,8 +5,9 @@
 // keeps that choice for the life of the process.
 //
 // Process-wide effects: before its first kernel runs, qforge installs Halide's
-// error handler (kernel failures become qforge::KernelError instead of abort())
-// and its can-use-target-features hook (for the variant cap, and on AArch64 to
+// error handler (kernel failures become qforge::KernelError instead of abort()),
+// its parallel loop (halide_do_par_for: qforge's thread pool) and its
+// can-use-target-features hook (for the variant cap, and on AArch64 to
 // ask the kernel whether the CPU has dot product, which Halide 14 does not
 // check). An app that also runs its own Halide pipelines shares both.
 #pragma once
@@ -33,8 +34,11 @@ CpuVariant cpu_variant();
 // environment variable QFORGE_MAX_CPU_VARIANT=<name> does the same.
 void limit_cpu_variant(CpuVariant max_variant);
 
-// Threads the kernels use (Halide's thread pool), n >= 1. Restarts the pool,
-// so call it between kernel calls, not while another thread runs a kernel.
+// Threads the kernels use, n >= 1, counting the calling thread (initially
+// HL_NUM_THREADS or the number of online CPUs). The kernels' parallel loops
+// run on qforge's pool (docs/threading.md), or on Halide's with
+// QFORGE_THREAD_POOL=halide in the environment. Replaces the pool, so call it
+// between kernel calls, not while another thread runs a kernel.
 void set_num_threads(int n);
 
 }  // namespace qforge

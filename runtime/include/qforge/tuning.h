@@ -97,4 +97,12 @@ using KernelArgvFn = int (*)(void **args);
 // default). nullptr removes the override.
 void set_kernel_override(const std::string &slot, KernelArgvFn fn, int gemm_row_tile = 0);
 
+// The parallel loop the AOT kernels run their tasks with (Halide's
+// do_par_for signature): qforge's own (docs/threading.md), or Halide's
+// default pool under QFORGE_THREAD_POOL=halide. qforge-tune installs the same
+// one in the JIT runtime, so candidate and default run their tasks alike.
+using ParallelForFn = int (*)(void *user_context, int (*task)(void *, int, uint8_t *), int min, int size,
+                              uint8_t *closure);
+ParallelForFn kernel_parallel_for();
+
 }  // namespace qforge

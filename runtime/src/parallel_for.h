@@ -1,0 +1,19 @@
+// Internal: the parallel loop the AOT kernels run their parallel tasks with
+// (installed as Halide's do_par_for by ensure_kernel_runtime).
+#pragma once
+
+#include <cstdint>
+
+namespace qforge::detail {
+
+// Halide's do_par_for signature: run task(user_context, i, closure) for i in
+// [min, min + size); 0, or the first non-zero status a task returned.
+using ParallelTask = int (*)(void *, int, uint8_t *);
+int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure);
+
+// Threads parallel_for uses (qforge::set_num_threads; initially HL_NUM_THREADS
+// or the number of online CPUs).
+void set_parallel_threads(int n);
+int parallel_threads();
+
+}  // namespace qforge::detail
