@@ -15,9 +15,14 @@
 #include <vector>
 
 #include "parallel_for.h"
+#if !defined(QF_POOL_ONLY)
+#include "HalideRuntime.h"
+#endif
+#if !defined(QF_POOL_ONLY)
 #include "qforge/dispatch.h"
 #include "qforge/error.h"
 #include "qforge/tuning.h"
+#endif
 
 namespace {
 
@@ -104,14 +109,41 @@ int rendezvous_task(void *, int i, uint8_t *closure) {
     return 0;
 }
 
-TEST_F(ParallelFor, TasksRunConcurrently) {
+// Loops after idle gaps shorter and longer than the workers' spin (100 us):
+// a worker that is spinning, going to sleep or asleep must take part.
+TEST_F(ParallelFor, TasksRunConcurrentlyAfterAnyIdleGap) {
     set_parallel_threads(2);
-    for (int round = 0; round < 50; round++) {  // workers awake and asleep (rounds a few ms apart)
-        Rendezvous r;
-        ASSERT_EQ(parallel_for(nullptr, rendezvous_task, 0, 2, reinterpret_cast<uint8_t *>(&r)), 0);
-        ASSERT_FALSE(r.timed_out.load()) << "round " << round << ": task 1 never ran beside task 0";
-        if (round % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int gap_us : {0, 20, 50, 90, 100, 110, 150, 300, 1000, 5000}) {
+        for (int round = 0; round < 10; round++) {
+            Rendezvous r;
+            ASSERT_EQ(parallel_for(nullptr, rendezvous_task, 0, 2, reinterpret_cast<uint8_t *>(&r)), 0);
+            ASSERT_FALSE(r.timed_out.load()) << "gap " << gap_us << " us, round " << round
+                                             << ": task 1 never ran beside task 0";
+            if (gap_us) std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+        }
     }
+}
+
+// Every task of the loop waits until all of them have started: the loop
+// completes only if it really has as many threads as tasks.
+struct Gathering {
+    int expected = 0;
+    std::atomic<int> arrived{0};
+    std::atomic<bool> timed_out{false};
+};
+
+int gather_task(void *, int, uint8_t *closure) {
+    auto *g = reinterpret_cast<Gathering *>(closure);
+    g->arrived.fetch_add(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (g->arrived.load() < g->expected) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            g->timed_out.store(true);
+            return 0;
+        }
+        std::this_thread::yield();
+    }
+    return 0;
 }
 
 int fail_at_five(void *, int i, uint8_t *) { return i == 5 ? -7 : 0; }
@@ -164,11 +196,18 @@ TEST_F(ParallelFor, ConcurrentCallersEachCompleteTheirLoops) {
 }
 
 TEST_F(ParallelFor, ThreadCountChangesBetweenLoops) {
-    for (int threads : {2, 1, 3, 2, 2, 5, 1}) {
+    for (int threads : {2, 1, 3, 2, 2, 5, 4}) {
         set_parallel_threads(threads);
         Counts c(100, 0);
         ASSERT_EQ(parallel_for(nullptr, count_task, 0, 100, reinterpret_cast<uint8_t *>(&c)), 0);
         for (const auto &r : c.runs) ASSERT_EQ(r.load(), 1);
+        if (threads > 1) {  // the pool really has `threads` threads now
+            Gathering g;
+            g.expected = threads;
+            ASSERT_EQ(parallel_for(nullptr, gather_task, 0, threads, reinterpret_cast<uint8_t *>(&g)), 0);
+            ASSERT_FALSE(g.timed_out.load()) << "a loop of " << threads << " tasks did not get " << threads
+                                             << " threads";
+        }
     }
 }
 
@@ -196,8 +235,14 @@ TEST_F(ParallelFor, ForkChildGetsAWorkingPool) {
     EXPECT_EQ(rc, 0) << "1: failed, 2: a task ran twice or never, 3: not concurrent, 142: hung";
 }
 
+// The rest needs the kernels; the ThreadSanitizer build of this suite
+// (QF_POOL_ONLY: the pool's source and this file only) leaves it out.
+#if !defined(QF_POOL_ONLY)
+int no_loop(void *, halide_task_t, int, int, uint8_t *) { return 0; }
+
 // QFORGE_THREAD_POOL is read at the first kernel call: each case runs in a
-// fresh child process.
+// fresh child process. What Halide's generated code calls is checked there
+// (halide_set_custom_do_par_for returns the handler it replaces).
 TEST(ThreadPoolSelection, EnvironmentSelectsOrRejectsThePool) {
     // No worker threads while forking (qemu-user cannot fork a multithreaded
     // process; the fork case itself is tested above).
@@ -207,7 +252,12 @@ TEST(ThreadPoolSelection, EnvironmentSelectsOrRejectsThePool) {
             setenv("QFORGE_THREAD_POOL", value, 1);
             try {
                 (void)qforge::cpu_variant();  // the first kernel call
-                return qforge::kernel_parallel_for() == qforge::detail::parallel_for ? 10 : 11;
+                const halide_do_par_for_t installed = halide_set_custom_do_par_for(no_loop);
+                halide_set_custom_do_par_for(installed);
+                if (installed != qforge::kernel_parallel_for()) return 40;  // the tuner would get another one
+                if (installed == qforge::detail::parallel_for) return 10;
+                if (installed == halide_default_do_par_for) return 11;
+                return 41;
             } catch (const qforge::InvalidArgument &e) {
                 return std::string(e.what()).find("QFORGE_THREAD_POOL") != std::string::npos ? 20 : 21;
             } catch (...) {
@@ -219,5 +269,7 @@ TEST(ThreadPoolSelection, EnvironmentSelectsOrRejectsThePool) {
     EXPECT_EQ(with_pool("halide"), 11);
     EXPECT_EQ(with_pool("openmp"), 20);
 }
+
+#endif  // !QF_POOL_ONLY
 
 }  // namespace

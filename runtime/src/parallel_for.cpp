@@ -75,10 +75,14 @@ bool spin_until(Done done) {
 int default_threads() {
     // Halide's rule, so HL_NUM_THREADS keeps its meaning for qforge's kernels.
     for (const char *name : {"HL_NUM_THREADS", "HL_NUMTHREADS"}) {
-        if (const char *env = std::getenv(name); env && *env) return std::max(1, std::atoi(env));
+        if (const char *env = std::getenv(name); env && *env) return std::atoi(env);
     }
-    return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(std::thread::hardware_concurrency());
 }
+
+// Halide's bounds for a thread count, too.
+constexpr int kMaxThreads = 256;
+int clamp_threads(int n) { return std::min(std::max(1, n), kMaxThreads); }
 
 // One thread's block of tasks [next, end), a cache line each, so that
 // threads taking tasks from their own blocks do not share a line.
@@ -118,27 +122,29 @@ void run_loop(Loop &loop, int self) {
 // threads - 1 workers; the thread that runs a loop is the team's thread 0.
 // One loop at a time: a second caller meanwhile (another app thread, or a
 // task's own nested loop) runs its loop by itself (try_run returns false).
+// The caller returns once every worker has been through the loop, even one
+// that found every task already taken: a worker the OS has not scheduled
+// (more runnable threads than cores) delays the loop's end, not its tasks.
 class Pool {
 public:
     explicit Pool(int threads) : threads_(threads) {
-        workers_.reserve(threads - 1);
-        for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { work(i); });
+        try {
+            workers_.reserve(threads - 1);
+            for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { work(i); });
+        } catch (...) {
+            stop_workers();  // the ones that started (a std::thread must not be destroyed running)
+            throw;
+        }
     }
 
-    ~Pool() {
-        {
-            std::lock_guard<std::mutex> lock(sleep_mutex_);
-            stop_.store(true);
-        }
-        wake_.notify_all();
-        for (std::thread &t : workers_) t.join();
-    }
+    ~Pool() { stop_workers(); }
 
     int threads() const { return threads_; }
 
     bool try_run(Loop &loop) {
-        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-        if (!busy.owns_lock()) return false;
+        // A flag, not a mutex: a task's nested loop tries it from the thread
+        // that holds it.
+        if (busy_.exchange(true, std::memory_order_acquire)) return false;
         pending_.store(threads_ - 1, std::memory_order_relaxed);
         loop_.store(&loop, std::memory_order_relaxed);
         generation_.fetch_add(1, std::memory_order_release);  // publishes loop_ and pending_
@@ -152,10 +158,20 @@ public:
             std::unique_lock<std::mutex> lock(sleep_mutex_);
             done_.wait(lock, finished);
         }
+        busy_.store(false, std::memory_order_release);
         return true;
     }
 
 private:
+    void stop_workers() {
+        {
+            std::lock_guard<std::mutex> lock(sleep_mutex_);
+            stop_.store(true);
+        }
+        wake_.notify_all();
+        for (std::thread &t : workers_) t.join();
+    }
+
     void work(int self) {
         uint64_t seen = 0;  // the generation of the last loop this worker ran
         for (;;) {
@@ -180,7 +196,7 @@ private:
 
     const int threads_;
     std::vector<std::thread> workers_;
-    std::mutex busy_;                       // held by the thread whose loop runs
+    std::atomic<bool> busy_{false};         // a loop is running
     std::atomic<Loop *> loop_{nullptr};     // the current loop
     std::atomic<uint64_t> generation_{0};   // loops started
     std::atomic<int> pending_{0};           // workers still in the current loop
@@ -193,10 +209,16 @@ std::atomic<int> g_threads{0};  // 0: not read from the environment yet
 std::mutex g_pool_mutex;        // creating and replacing the pool
 std::atomic<Pool *> g_pool{nullptr};
 
-// A child of fork() has none of the parent's worker threads (and maybe a
-// mutex some thread held at the fork): it starts a pool of its own. The old
-// one is left as it is, never used again.
-void forget_pool_in_child() { g_pool.store(nullptr); }
+// A child of fork() has none of the parent's worker threads: it starts a
+// pool of its own (the old one is left as it is, never used again).
+// g_pool_mutex is held across the fork, so the child's copy is not locked
+// by a thread that does not exist there.
+void lock_pool_before_fork() { g_pool_mutex.lock(); }
+void unlock_pool_in_parent() { g_pool_mutex.unlock(); }
+void forget_pool_in_child() {
+    g_pool_mutex.unlock();
+    g_pool.store(nullptr);
+}
 
 Pool *pool() {
     Pool *p = g_pool.load(std::memory_order_acquire);
@@ -205,7 +227,8 @@ Pool *pool() {
     p = g_pool.load();
     if (!p) {
         static std::once_flag atfork_once;
-        std::call_once(atfork_once, [] { pthread_atfork(nullptr, nullptr, forget_pool_in_child); });
+        std::call_once(atfork_once,
+                       [] { pthread_atfork(lock_pool_before_fork, unlock_pool_in_parent, forget_pool_in_child); });
         p = new Pool(parallel_threads());
         g_pool.store(p, std::memory_order_release);
     }
@@ -216,7 +239,7 @@ Pool *pool() {
 
 void set_parallel_threads(int n) {
     std::lock_guard<std::mutex> lock(g_pool_mutex);
-    g_threads.store(std::max(1, n));
+    g_threads.store(clamp_threads(n));
     // The next loop starts a pool of the new size. (Not while a loop runs:
     // qforge::set_num_threads is documented to be called between kernel calls.)
     if (Pool *p = g_pool.load(); p && p->threads() != g_threads.load()) {
@@ -229,42 +252,52 @@ int parallel_threads() {
     int n = g_threads.load();
     if (n == 0) {
         int unset = 0;
-        g_threads.compare_exchange_strong(unset, default_threads());
+        g_threads.compare_exchange_strong(unset, clamp_threads(default_threads()));
         n = g_threads.load();
     }
     return n;
 }
 
-int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure) {
+int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure) noexcept {
     if (size <= 0) return 0;
-    const int team = std::min(size, parallel_threads());
-    if (team > 1) {
-        Pool *p = pool();
-        // A team of the pool's size; with fewer tasks than threads, blocks
-        // of one task and the remaining workers only look for leftovers.
+    if (std::min(size, parallel_threads()) > 1) {
+        // Called from Halide's generated code: nothing may throw through it.
+        // Starting the pool (threads, memory) is all that can fail, before
+        // any task ran; the caller then runs the loop by itself.
+        Pool *p = nullptr;
         std::unique_ptr<TaskBlock[]> heap;
         TaskBlock local[8];
-        const int blocks = std::min(size, p->threads());
         TaskBlock *block = local;
-        if (blocks > 8) {
-            heap.reset(new TaskBlock[blocks]);
-            block = heap.get();
+        int blocks = 0;
+        try {
+            p = pool();
+            // One block per thread; with fewer tasks than threads, blocks of
+            // one task and the other workers only look for leftovers.
+            blocks = std::min(size, p->threads());
+            if (blocks > 8) {
+                heap.reset(new TaskBlock[blocks]);
+                block = heap.get();
+            }
+        } catch (...) {
+            p = nullptr;
         }
-        for (int t = 0; t < blocks; t++) {
-            block[t].next.store(int(int64_t(size) * t / blocks), std::memory_order_relaxed);
-            block[t].end = int(int64_t(size) * (t + 1) / blocks);
+        if (p) {
+            for (int t = 0; t < blocks; t++) {
+                block[t].next.store(int(int64_t(size) * t / blocks), std::memory_order_relaxed);
+                block[t].end = int(int64_t(size) * (t + 1) / blocks);
+            }
+            Loop loop;
+            loop.user_context = user_context;
+            loop.task = task;
+            loop.min = min;
+            loop.closure = closure;
+            loop.blocks = blocks;
+            loop.block = block;
+            if (p->try_run(loop)) return loop.status.load();
         }
-        Loop loop;
-        loop.user_context = user_context;
-        loop.task = task;
-        loop.min = min;
-        loop.closure = closure;
-        loop.blocks = blocks;
-        loop.block = block;
-        if (p->try_run(loop)) return loop.status.load();
     }
-    // One thread, one task, or the pool is busy (another thread's loop, or a
-    // loop inside one of the pool's tasks): the caller runs every task.
+    // One thread, one task, the pool busy (another thread's loop, or a loop
+    // inside one of the pool's tasks) or not startable: the caller runs every task.
     for (int i = 0; i < size; i++) {
         if (int rc = task(user_context, min + i, closure)) return rc;
     }

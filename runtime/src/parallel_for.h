@@ -7,12 +7,14 @@
 namespace qforge::detail {
 
 // Halide's do_par_for signature: run task(user_context, i, closure) for i in
-// [min, min + size); 0, or the first non-zero status a task returned.
+// [min, min + size); 0, or the non-zero status of a task that failed (the
+// loop then stops early). Tasks are called directly, not through
+// halide_do_task (qforge installs no custom do_task).
 using ParallelTask = int (*)(void *, int, uint8_t *);
-int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure);
+int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure) noexcept;
 
-// Threads parallel_for uses (qforge::set_num_threads; initially HL_NUM_THREADS
-// or the number of online CPUs).
+// Threads parallel_for uses, 1 to 256 (qforge::set_num_threads; initially
+// HL_NUM_THREADS or the number of online CPUs).
 void set_parallel_threads(int n);
 int parallel_threads();
 

@@ -9,7 +9,8 @@
 // its parallel loop (halide_do_par_for: qforge's thread pool) and its
 // can-use-target-features hook (for the variant cap, and on AArch64 to
 // ask the kernel whether the CPU has dot product, which Halide 14 does not
-// check). An app that also runs its own Halide pipelines shares both.
+// check). An app that also runs its own Halide pipelines shares all three
+// (QFORGE_THREAD_POOL=halide leaves Halide's own thread pool in place).
 #pragma once
 
 #include <string_view>
