@@ -14,10 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "parallel_for.h"
-#if !defined(QF_POOL_ONLY)
-#include "HalideRuntime.h"
-#endif
+#include "parallel_for.h"  // and HalideRuntime.h
 #if !defined(QF_POOL_ONLY)
 #include "qforge/dispatch.h"
 #include "qforge/error.h"

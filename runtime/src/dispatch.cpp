@@ -119,7 +119,7 @@ void set_num_threads(int n) {
     detail::set_parallel_threads(n);
 }
 
-ParallelForFn kernel_parallel_for() {
+halide_do_par_for_t kernel_parallel_for() {
     detail::ensure_kernel_runtime();
     return g_parallel_for.load();
 }

@@ -91,33 +91,16 @@ struct alignas(64) TaskBlock {
     int end = 0;
 };
 
-// One parallel loop: `blocks` contiguous blocks of its tasks, block t for
-// thread t of the team (the caller is thread 0).
+// The pool's current loop: its tasks cut into `blocks` contiguous blocks,
+// block t for thread t of the team (the caller is thread 0).
 struct Loop {
     void *user_context = nullptr;
-    ParallelTask task = nullptr;
+    halide_task_t task = nullptr;
     int min = 0;
     uint8_t *closure = nullptr;
     int blocks = 0;
-    TaskBlock *block = nullptr;
-    std::atomic<int> status{0};  // the first non-zero status a task returned
+    std::atomic<int> status{0};  // the status of a task that failed, else 0
 };
-
-// Thread `self`'s part: its own block, then whatever is left of the others.
-void run_loop(Loop &loop, int self) {
-    for (int b = 0; b < loop.blocks; b++) {
-        TaskBlock &block = loop.block[(self + b) % loop.blocks];
-        for (;;) {
-            if (loop.status.load(std::memory_order_relaxed) != 0) return;  // a task failed: stop early
-            const int i = block.next.fetch_add(1, std::memory_order_relaxed);
-            if (i >= block.end) break;
-            if (int rc = loop.task(loop.user_context, loop.min + i, loop.closure)) {
-                int none = 0;
-                loop.status.compare_exchange_strong(none, rc);
-            }
-        }
-    }
-}
 
 // threads - 1 workers; the thread that runs a loop is the team's thread 0.
 // One loop at a time: a second caller meanwhile (another app thread, or a
@@ -127,7 +110,7 @@ void run_loop(Loop &loop, int self) {
 // (more runnable threads than cores) delays the loop's end, not its tasks.
 class Pool {
 public:
-    explicit Pool(int threads) : threads_(threads) {
+    explicit Pool(int threads) : threads_(threads), block_(new TaskBlock[threads]) {
         try {
             workers_.reserve(threads - 1);
             for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { work(i); });
@@ -141,28 +124,58 @@ public:
 
     int threads() const { return threads_; }
 
-    bool try_run(Loop &loop) {
+    // Runs the loop; false (nothing run) if another loop is running.
+    bool try_run(void *user_context, halide_task_t task, int min, int size, uint8_t *closure, int &status) {
         // A flag, not a mutex: a task's nested loop tries it from the thread
         // that holds it.
         if (busy_.exchange(true, std::memory_order_acquire)) return false;
+        // Every worker finished the previous loop (pending_ reached 0), so
+        // loop_ and block_ are the caller's until the release below.
+        const int blocks = std::min(size, threads_);
+        for (int t = 0; t < blocks; t++) {
+            block_[t].next.store(int(int64_t(size) * t / blocks), std::memory_order_relaxed);
+            block_[t].end = int(int64_t(size) * (t + 1) / blocks);
+        }
+        loop_.user_context = user_context;
+        loop_.task = task;
+        loop_.min = min;
+        loop_.closure = closure;
+        loop_.blocks = blocks;
+        loop_.status.store(0, std::memory_order_relaxed);
         pending_.store(threads_ - 1, std::memory_order_relaxed);
-        loop_.store(&loop, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);  // publishes loop_ and pending_
+        generation_.fetch_add(1, std::memory_order_release);  // publishes the loop and pending_
         // Workers past their spin sleep on wake_. Taking the mutex after the
         // store orders it against a worker between its check and its wait.
         { std::lock_guard<std::mutex> lock(sleep_mutex_); }
         wake_.notify_all();
-        run_loop(loop, 0);
+        run_loop(0);
         auto finished = [this] { return pending_.load(std::memory_order_acquire) == 0; };
         if (!spin_until(finished)) {
             std::unique_lock<std::mutex> lock(sleep_mutex_);
             done_.wait(lock, finished);
         }
+        status = loop_.status.load(std::memory_order_relaxed);
         busy_.store(false, std::memory_order_release);
         return true;
     }
 
 private:
+    // Thread `self`'s part: its own block, then whatever is left of the others.
+    void run_loop(int self) {
+        for (int b = 0; b < loop_.blocks; b++) {
+            TaskBlock &block = block_[(self + b) % loop_.blocks];
+            for (;;) {
+                if (loop_.status.load(std::memory_order_relaxed) != 0) return;  // a task failed: stop early
+                const int i = block.next.fetch_add(1, std::memory_order_relaxed);
+                if (i >= block.end) break;
+                if (int rc = loop_.task(loop_.user_context, loop_.min + i, loop_.closure)) {
+                    int none = 0;
+                    loop_.status.compare_exchange_strong(none, rc);
+                }
+            }
+        }
+    }
+
     void stop_workers() {
         {
             std::lock_guard<std::mutex> lock(sleep_mutex_);
@@ -186,7 +199,7 @@ private:
             // The caller publishes the next loop only after every worker
             // finished this one, so no generation is ever skipped.
             seen = generation_.load(std::memory_order_acquire);
-            run_loop(*loop_.load(std::memory_order_relaxed), self);
+            run_loop(self);
             if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
                 { std::lock_guard<std::mutex> lock(sleep_mutex_); }  // as for wake_, above
                 done_.notify_one();
@@ -197,7 +210,8 @@ private:
     const int threads_;
     std::vector<std::thread> workers_;
     std::atomic<bool> busy_{false};         // a loop is running
-    std::atomic<Loop *> loop_{nullptr};     // the current loop
+    std::unique_ptr<TaskBlock[]> block_;    // threads_ blocks of the current loop
+    Loop loop_;                             // the current loop
     std::atomic<uint64_t> generation_{0};   // loops started
     std::atomic<int> pending_{0};           // workers still in the current loop
     std::atomic<bool> stop_{false};
@@ -258,43 +272,18 @@ int parallel_threads() {
     return n;
 }
 
-int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure) noexcept {
-    if (size <= 0) return 0;
-    if (std::min(size, parallel_threads()) > 1) {
+int parallel_for(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) noexcept {
+    if (size > 1 && parallel_threads() > 1) {
         // Called from Halide's generated code: nothing may throw through it.
         // Starting the pool (threads, memory) is all that can fail, before
         // any task ran; the caller then runs the loop by itself.
         Pool *p = nullptr;
-        std::unique_ptr<TaskBlock[]> heap;
-        TaskBlock local[8];
-        TaskBlock *block = local;
-        int blocks = 0;
         try {
             p = pool();
-            // One block per thread; with fewer tasks than threads, blocks of
-            // one task and the other workers only look for leftovers.
-            blocks = std::min(size, p->threads());
-            if (blocks > 8) {
-                heap.reset(new TaskBlock[blocks]);
-                block = heap.get();
-            }
         } catch (...) {
-            p = nullptr;
         }
-        if (p) {
-            for (int t = 0; t < blocks; t++) {
-                block[t].next.store(int(int64_t(size) * t / blocks), std::memory_order_relaxed);
-                block[t].end = int(int64_t(size) * (t + 1) / blocks);
-            }
-            Loop loop;
-            loop.user_context = user_context;
-            loop.task = task;
-            loop.min = min;
-            loop.closure = closure;
-            loop.blocks = blocks;
-            loop.block = block;
-            if (p->try_run(loop)) return loop.status.load();
-        }
+        int status = 0;
+        if (p && p->try_run(user_context, task, min, size, closure, status)) return status;
     }
     // One thread, one task, the pool busy (another thread's loop, or a loop
     // inside one of the pool's tasks) or not startable: the caller runs every task.

@@ -2,7 +2,7 @@
 // (installed as Halide's do_par_for by ensure_kernel_runtime).
 #pragma once
 
-#include <cstdint>
+#include "HalideRuntime.h"
 
 namespace qforge::detail {
 
@@ -10,8 +10,7 @@ namespace qforge::detail {
 // [min, min + size); 0, or the non-zero status of a task that failed (the
 // loop then stops early). Tasks are called directly, not through
 // halide_do_task (qforge installs no custom do_task).
-using ParallelTask = int (*)(void *, int, uint8_t *);
-int parallel_for(void *user_context, ParallelTask task, int min, int size, uint8_t *closure) noexcept;
+int parallel_for(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) noexcept;
 
 // Threads parallel_for uses, 1 to 256 (qforge::set_num_threads; initially
 // HL_NUM_THREADS or the number of online CPUs).

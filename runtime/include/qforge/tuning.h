@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "HalideRuntime.h"
 #include "qforge/dispatch.h"
 
 namespace qforge {
@@ -101,8 +102,6 @@ void set_kernel_override(const std::string &slot, KernelArgvFn fn, int gemm_row_
 // do_par_for signature): qforge's own (docs/threading.md), or Halide's
 // default pool under QFORGE_THREAD_POOL=halide. qforge-tune installs the same
 // one in the JIT runtime, so candidate and default run their tasks alike.
-using ParallelForFn = int (*)(void *user_context, int (*task)(void *, int, uint8_t *), int min, int size,
-                              uint8_t *closure);
-ParallelForFn kernel_parallel_for();
+halide_do_par_for_t kernel_parallel_for();
 
 }  // namespace qforge
